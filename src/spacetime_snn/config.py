@@ -1,0 +1,182 @@
+"""Run settings: plain dataclasses built from the JSON/YAML dict a rule passes to `spacetime-snn train`.
+
+Every field has the paper's default; unknown keys and invalid values raise ConfigError naming the dotted key,
+so a typo in a study config costs one message instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+DELAY_MODES = ("none", "axonal", "synaptic", "spatial")
+INTERPOLATIONS = ("linear", "round")
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    shift_channels: int = 40  # all channels of a sample shifted by an integer in [-shift, shift)
+    blend_samples: int = 7644  # extra same-class blends per epoch (paper: 7,644 for SHD)
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    source: Literal["shd", "synthetic"] = "shd"
+    root: str = "resources/shd"  # folder holding the two HDF5 files
+    dt_ms: float = 1.0  # simulation step and binning width
+    max_time_ms: float | None = None  # drop events after this time; None = latest spike in the data
+    validation_fraction: float = 0.1  # held out of the training set for model selection
+    selection: Literal["validation", "train"] = "validation"  # "train" = the authors' protocol
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
+
+
+@dataclass(frozen=True)
+class InitSettings:
+    w_in_mean: float = 0.03
+    w_in_std: float = 0.01
+    w_rec_std: float = 0.02
+    w_out_std: float = 0.03
+    position_range: float = 1.0  # positions start Uniform[-r, r]^D (delay units = time steps)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    hidden: int = 128
+    delay_mode: Literal["none", "axonal", "synaptic", "spatial"] = "spatial"
+    dims: int = 2  # dimensions of the position space (spatial mode)
+    max_delay_steps: int = 62
+    delay_interpolation: Literal["linear", "round"] = "linear"  # "round" = the authors' integer delays
+    input_delays: bool = False  # learnable per-synapse delays on input -> hidden as well
+    tau_mem_ms: float = 20.0
+    tau_syn_ms: float = 5.0
+    threshold: float = 1.0
+    surrogate_slope: float = 10.0  # steepness of the fast-sigmoid surrogate derivative
+    init: InitSettings = field(default_factory=InitSettings)
+
+
+@dataclass(frozen=True)
+class SpikeRegSettings:
+    """Penalty on the mean spike count per hidden neuron and sample outside [lower_target, upper_target]."""
+
+    upper_strength: float = 1e-4
+    upper_target: float = 14.0  # spikes per neuron per sample
+    lower_strength: float = 1e-3
+    lower_target: float = 0.5
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 300
+    patience: int = 15  # epochs without improvement of the selection accuracy before stopping
+    batch_size: int = 256
+    lr: float = 1e-3  # Adam, weights
+    delay_lr: float = 0.1  # Adam, positions or free delays
+    spike_reg: SpikeRegSettings = field(default_factory=SpikeRegSettings)
+    l1: float = 0.0  # lambda * sum |w_rec|
+    distance_cost: float = 0.0  # lambda * sum |w_ij| * d_ij
+    distance_cost_moves_positions: bool = False  # authors: the cost pulls weights only
+    dead_neuron_boost: float = 0.002  # added to input weights of hidden neurons silent for a whole epoch
+    eval_batch_size: int = 512
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    data: DataSettings = field(default_factory=DataSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    seed: int = 0
+    run: dict[str, Any] = field(default_factory=dict)  # identifiers (study, condition, hidden, seed) for CSVs
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _build(cls, values: Any, prefix: str):
+    if not dataclasses.is_dataclass(cls):
+        return values
+    if not isinstance(values, dict):
+        raise ConfigError(f"'{prefix or 'settings'}' must be a mapping, got {type(values).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(f"unknown key '{key}'; allowed keys here: {', '.join(sorted(fields))}")
+    kwargs = {}
+    for name, value in values.items():
+        nested = _NESTED.get((cls, name))
+        kwargs[name] = _build(nested, value, f"{prefix}.{name}" if prefix else name) if nested else value
+    return cls(**kwargs)
+
+
+_NESTED = {
+    (DataSettings, "augment"): AugmentSettings,
+    (ModelSettings, "init"): InitSettings,
+    (TrainSettings, "spike_reg"): SpikeRegSettings,
+    (RunSettings, "data"): DataSettings,
+    (RunSettings, "model"): ModelSettings,
+    (RunSettings, "train"): TrainSettings,
+}
+
+
+def _check(condition: bool, key: str, message: str) -> None:
+    if not condition:
+        raise ConfigError(f"invalid value for '{key}': {message}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def validate(settings: RunSettings) -> RunSettings:
+    """Reject values that would make a run meaningless, naming the key and the allowed range."""
+    d, m, t = settings.data, settings.model, settings.train
+    _check(d.source in ("shd", "synthetic"), "data.source", f"{d.source!r}; allowed: shd, synthetic")
+    _check(_is_number(d.dt_ms) and d.dt_ms > 0, "data.dt_ms", f"{d.dt_ms!r}; must be a number > 0 (ms)")
+    _check(d.max_time_ms is None or (_is_number(d.max_time_ms) and d.max_time_ms > 0), "data.max_time_ms",
+           f"{d.max_time_ms!r}; must be null or a number > 0 (ms)")
+    _check(_is_number(d.validation_fraction) and 0 <= d.validation_fraction < 1, "data.validation_fraction",
+           f"{d.validation_fraction!r}; must be in [0, 1)")
+    _check(d.selection in ("validation", "train"), "data.selection", f"{d.selection!r}; allowed: validation, train")
+    _check(d.selection == "train" or d.validation_fraction > 0, "data.validation_fraction",
+           "must be > 0 when data.selection is 'validation'")
+    _check(_is_int(d.augment.shift_channels) and d.augment.shift_channels >= 0, "data.augment.shift_channels",
+           f"{d.augment.shift_channels!r}; must be an integer >= 0")
+    _check(_is_int(d.augment.blend_samples) and d.augment.blend_samples >= 0, "data.augment.blend_samples",
+           f"{d.augment.blend_samples!r}; must be an integer >= 0")
+    _check(_is_int(m.hidden) and m.hidden >= 1, "model.hidden", f"{m.hidden!r}; must be an integer >= 1")
+    _check(m.delay_mode in DELAY_MODES, "model.delay_mode", f"{m.delay_mode!r}; allowed: {', '.join(DELAY_MODES)}")
+    _check(_is_int(m.dims) and m.dims >= 1, "model.dims", f"{m.dims!r}; must be an integer >= 1")
+    _check(_is_int(m.max_delay_steps) and m.max_delay_steps >= 1, "model.max_delay_steps",
+           f"{m.max_delay_steps!r}; must be an integer >= 1")
+    _check(m.delay_interpolation in INTERPOLATIONS, "model.delay_interpolation",
+           f"{m.delay_interpolation!r}; allowed: {', '.join(INTERPOLATIONS)}")
+    for key in ("tau_mem_ms", "tau_syn_ms", "threshold", "surrogate_slope"):
+        value = getattr(m, key)
+        _check(_is_number(value) and value > 0, f"model.{key}", f"{value!r}; must be a number > 0")
+    for key in ("epochs", "batch_size", "eval_batch_size"):
+        value = getattr(t, key)
+        _check(_is_int(value) and value >= 1, f"train.{key}", f"{value!r}; must be an integer >= 1")
+    _check(_is_int(t.patience) and t.patience >= 1, "train.patience", f"{t.patience!r}; must be an integer >= 1")
+    for key in ("lr", "delay_lr"):
+        value = getattr(t, key)
+        _check(_is_number(value) and value > 0, f"train.{key}", f"{value!r}; must be a number > 0")
+    for key in ("l1", "distance_cost", "dead_neuron_boost"):
+        value = getattr(t, key)
+        _check(_is_number(value) and value >= 0, f"train.{key}", f"{value!r}; must be a number >= 0")
+    for key, value in dataclasses.asdict(t.spike_reg).items():
+        _check(_is_number(value) and value >= 0, f"train.spike_reg.{key}", f"{value!r}; must be a number >= 0")
+    _check(_is_int(settings.seed) and settings.seed >= 0, "seed", f"{settings.seed!r}; must be an integer >= 0")
+    return settings
+
+
+def settings_from_dict(values: dict[str, Any]) -> RunSettings:
+    """Build and validate RunSettings from a (possibly partial) nested dict; missing keys take defaults."""
+    return validate(_build(RunSettings, values, ""))

@@ -1,0 +1,72 @@
+"""SpatialSNN: input -> recurrent LIF hidden layer with delays -> leaky-integrator readout."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..config import ModelSettings
+from .delays import delay_propagate
+from .parameterisation import SynapticDelays, make_delays
+from .readout import readout_kernel
+from .recurrence import LIFParameters, lif_recurrence
+
+
+class SpatialSNN(nn.Module):
+    """The paper's network; the recurrent delay mode is a sub-module, so every condition shares this code.
+
+    Weights are stored [pre, post]: w_in (C, N), w_rec (N, N), w_out (N, O). Delays are in time steps.
+    """
+
+    def __init__(self, num_inputs: int, num_outputs: int, settings: ModelSettings, dt_ms: float,
+                 generator: torch.Generator | None = None):
+        super().__init__()
+        init = settings.init
+        n = settings.hidden
+        self.settings = settings
+        self.lif = LIFParameters(tau_mem_ms=settings.tau_mem_ms, tau_syn_ms=settings.tau_syn_ms, dt_ms=dt_ms,
+                                 threshold=settings.threshold, surrogate_slope=settings.surrogate_slope,
+                                 max_delay=settings.max_delay_steps,
+                                 interpolate=settings.delay_interpolation == "linear")
+        self.w_in = nn.Parameter(torch.randn(num_inputs, n, generator=generator) * init.w_in_std + init.w_in_mean)
+        self.w_rec = nn.Parameter(torch.randn(n, n, generator=generator) * init.w_rec_std)
+        self.w_out = nn.Parameter(torch.randn(n, num_outputs, generator=generator) * init.w_out_std)
+        self.recurrent_delays = make_delays(settings.delay_mode, n, settings.dims, settings.max_delay_steps,
+                                            init.position_range, generator=generator)
+        self.input_delays = (SynapticDelays(num_inputs, settings.max_delay_steps, num_post=n)
+                             if settings.input_delays else None)
+
+    def delay_parameters(self) -> list[nn.Parameter]:
+        """Parameters trained with the separate delay/position optimiser."""
+        params = list(self.recurrent_delays.parameters())
+        if self.input_delays is not None:
+            params += list(self.input_delays.parameters())
+        return params
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return [self.w_in, self.w_rec, self.w_out]
+
+    def input_currents(self, inputs: torch.Tensor, batch_size: int, num_steps: int) -> torch.Tensor:
+        """Input currents (B, T, N) from the sparse (B*T, C) input events."""
+        if self.input_delays is None:
+            return torch.sparse.mm(inputs, self.w_in).view(batch_size, num_steps, -1)
+        dense = inputs.to_dense().view(batch_size, num_steps, -1)
+        return delay_propagate(dense, self.w_in, self.input_delays(), self.lif.max_delay, self.lif.interpolate)
+
+    def forward(self, inputs: torch.Tensor, batch_size: int, num_steps: int,
+                recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits (B, O) and hidden spikes (B, T, N); `recurrent_mask` (N, N) zeroes pruned synapses."""
+        currents = self.input_currents(inputs, batch_size, num_steps)
+        w_rec = self.w_rec if recurrent_mask is None else self.w_rec * recurrent_mask
+        spikes = lif_recurrence(currents, w_rec, self.recurrent_delays(), self.lif)
+        kernel = torch.as_tensor(readout_kernel(num_steps, self.lif.tau_mem_ms, self.lif.tau_syn_ms,
+                                                self.lif.dt_ms), dtype=spikes.dtype, device=spikes.device)
+        logits = torch.einsum("t,btn->bn", kernel, spikes) @ self.w_out
+        return logits, spikes
+
+    def recurrent_trainable_count(self) -> int:
+        """Trainable parameters of the recurrent layer, as the paper counts them (weights + delay parameters)."""
+        return self.w_rec.numel() + self.recurrent_delays.trainable_count()
+
+    def trainable_count(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)

@@ -1,0 +1,41 @@
+"""Building the data and the model a run needs from its settings (shared by training, evaluation, analysis)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..config import RunSettings, settings_from_dict
+from ..data.dataset import SpikeDataset, load_train_test
+from ..model.network import SpatialSNN
+
+DATA_FILES = {"shd": ("shd_train.h5", "shd_test.h5"), "synthetic": ("train.h5", "test.h5")}
+
+
+def data_paths(settings: RunSettings) -> tuple[Path, Path]:
+    root = Path(settings.data.root)
+    train, test = DATA_FILES[settings.data.source]
+    return root / train, root / test
+
+
+def load_data(settings: RunSettings, cache_dir: str | Path | None = None) -> tuple[SpikeDataset, SpikeDataset]:
+    """Train and test sets binned at dt, sharing one number of steps."""
+    train_path, test_path = data_paths(settings)
+    return load_train_test(train_path, test_path, dt_ms=settings.data.dt_ms,
+                           max_time_ms=settings.data.max_time_ms, cache_dir=cache_dir)
+
+
+def build_model(settings: RunSettings, num_inputs: int, num_outputs: int) -> SpatialSNN:
+    """A freshly initialised model, deterministic in the run's seed."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    return SpatialSNN(num_inputs, num_outputs, settings.model, settings.data.dt_ms, generator=generator)
+
+
+def model_from_file(saved: dict[str, Any]) -> SpatialSNN:
+    """The model stored in a run's model.pt (see run_io.load_model_file)."""
+    settings = settings_from_dict(saved["settings"])
+    model = build_model(settings, saved["num_inputs"], saved["num_outputs"])
+    model.load_state_dict(saved["state_dict"])
+    return model

@@ -1,0 +1,91 @@
+"""CLI: `spacetime-snn train` (one run of any condition) and `spacetime-snn prune` (pruning sweeps)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..config import settings_from_dict
+from ..errors import ConfigError
+from ..io_utils import atomic_path
+
+
+def _read_settings(text: str) -> dict:
+    """Settings as a JSON string, or @path to a JSON/YAML file."""
+    if text.startswith("@"):
+        import yaml
+
+        path = Path(text[1:])
+        if not path.exists():
+            raise ConfigError(f"settings file {path} does not exist")
+        return yaml.safe_load(path.read_text()) or {}
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--settings is not valid JSON ({error}); pass a JSON object or @file.yaml") from error
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .loop import Trainer
+
+    _set_threads(args.threads)
+    settings = settings_from_dict(_read_settings(args.settings))
+    device = torch.device(args.device) if args.device else None
+    cache_dir = args.cache_dir or Path(settings.data.root) / "cache"
+    Trainer(settings, args.out, device=device, cache_dir=cache_dir).run()
+
+
+def _prune(args: argparse.Namespace) -> None:
+    from ..analysis.pruning import length_remove_mask, magnitude_keep_mask
+    from . import run_io
+    from .build import load_data, model_from_file
+    from .evaluate import evaluate
+
+    _set_threads(args.threads)
+    saved = run_io.load_model_file(args.run_dir)
+    settings = settings_from_dict(saved["settings"])
+    _, test_set = load_data(settings, cache_dir=args.cache_dir or Path(settings.data.root) / "cache")
+    model = model_from_file(saved)
+    network = run_io.load_network(args.run_dir)
+    existing = network.w_rec != 0
+    masks = [("magnitude", 1.0 - keep, magnitude_keep_mask(network.w_rec, keep)) for keep in args.magnitude_keep]
+    if network.delays is not None:
+        masks += [("length", remove, length_remove_mask(network.delays, remove, existing=existing))
+                  for remove in args.length_remove]
+    rows = []
+    for kind, removed, mask in masks:
+        accuracy = evaluate(model, test_set, settings.train.eval_batch_size, recurrent_mask=mask)
+        rows.append({**settings.run, "kind": kind, "fraction_removed": round(float(removed), 6),
+                     "test_accuracy": accuracy, "connections": int((mask & existing).sum())})
+    with atomic_path(args.out) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser("train", help="train one run (any condition); resumes from its checkpoint")
+    train.add_argument("--settings", required=True, help="run settings as JSON, or @file.json/@file.yaml")
+    train.add_argument("--out", required=True, type=Path, help="run directory")
+    train.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    train.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    train.add_argument("--cache-dir", type=Path, default=None, help="binned-data cache (default: <data root>/cache)")
+    train.set_defaults(func=_train)
+
+    prune = subparsers.add_parser("prune", help="test accuracy after magnitude and delay-length pruning")
+    prune.add_argument("--run-dir", required=True, type=Path)
+    prune.add_argument("--magnitude-keep", type=float, nargs="+", default=[1.0, 0.5, 0.3, 0.2, 0.1],
+                       help="fractions of the strongest recurrent synapses to keep")
+    prune.add_argument("--length-remove", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3],
+                       help="fractions of the longest-delay recurrent synapses to remove")
+    prune.add_argument("--out", required=True, type=Path, help="CSV, one row per (kind, fraction)")
+    prune.add_argument("--threads", type=int, default=None)
+    prune.add_argument("--cache-dir", type=Path, default=None)
+    prune.set_defaults(func=_prune)

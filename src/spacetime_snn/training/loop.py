@@ -1,0 +1,221 @@
+"""The one training loop for every condition: checkpoint each epoch, resume, stop on divergence, log, select.
+
+Determinism: the model is initialised from the run seed and every epoch draws its augmentation and batch order
+from a generator seeded by (seed, epoch), so a run resumed from the checkpoint of epoch e continues exactly as
+an uninterrupted run would (bit-identical on CPU).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..config import RunSettings
+from ..data.augment import augment_epoch
+from ..data.batching import iterate_batches
+from ..data.splits import validation_split
+from ..errors import CheckpointError, DivergenceError
+from ..model.network import SpatialSNN
+from . import run_io
+from .build import build_model, load_data
+from .evaluate import evaluate
+from .objective import training_loss
+
+EpochHook = Callable[[int, dict[str, Any]], None]
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else CPU: the same code runs on both."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _snapshot(model: SpatialSNN) -> dict[str, np.ndarray]:
+    """What the per-epoch analysis needs: recurrent weights and the delays / positions behind them."""
+    with torch.no_grad():
+        snap = {"w_rec": model.w_rec.detach().cpu().numpy().astype(np.float32)}
+        delays = model.recurrent_delays()
+        if delays is not None:
+            snap["delays"] = delays.detach().cpu().numpy().astype(np.float32)
+        position = getattr(model.recurrent_delays, "position", None)
+        if position is not None:
+            snap["positions"] = position.detach().cpu().numpy().astype(np.float32)
+    return snap
+
+
+def _check_finite(value: torch.Tensor, what: str, epoch: int, batch: int, run_dir: Path) -> None:
+    if not torch.isfinite(value).all():
+        raise DivergenceError(
+            f"{what} became NaN/inf at epoch {epoch}, batch {batch}; the run stopped and its last good checkpoint "
+            f"({run_dir / run_io.CHECKPOINT}, end of epoch {epoch - 1}) is kept. Lower train.lr / train.delay_lr "
+            f"or the regulariser strengths and rerun; delete the checkpoint to start over.")
+
+
+class Trainer:
+    """Holds one run's state; `run()` trains to the end, resuming from a checkpoint when there is one."""
+
+    def __init__(self, settings: RunSettings, run_dir: str | Path, device: torch.device | None = None,
+                 cache_dir: str | Path | None = None, progress: bool | None = None, log=print):
+        self.settings = settings
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.device = device or default_device()
+        self.progress = sys.stderr.isatty() if progress is None else progress
+        self.log = log
+        train_full, self.test_set = load_data(settings, cache_dir=cache_dir)
+        if settings.data.selection == "validation":
+            train_idx, val_idx = validation_split(train_full, settings.data.validation_fraction, settings.seed)
+            self.train_set, self.val_set = train_full.subset(train_idx), train_full.subset(val_idx)
+        else:
+            self.train_set, self.val_set = train_full, None
+        self.model = build_model(settings, train_full.num_channels, train_full.num_classes).to(self.device)
+        self.weight_opt = torch.optim.Adam(self.model.weight_parameters(), lr=settings.train.lr)
+        delay_params = self.model.delay_parameters()
+        self.delay_opt = torch.optim.Adam(delay_params, lr=settings.train.delay_lr) if delay_params else None
+        self.epoch = 0
+        self.rows: list[dict[str, Any]] = []
+        self.snapshots: dict[str, list[np.ndarray]] = {}
+        self.best: dict[str, Any] = {"score": -1.0, "epoch": 0, "state": None, "row": None}
+        self.stale_epochs = 0
+        self.finished = False
+
+    # ---- state ----
+    def _state(self) -> dict[str, Any]:
+        return {"settings": self.settings.to_dict(), "epoch": self.epoch, "model": self.model.state_dict(),
+                "weight_opt": self.weight_opt.state_dict(),
+                "delay_opt": None if self.delay_opt is None else self.delay_opt.state_dict(),
+                "rows": self.rows, "snapshots": self.snapshots, "best": self.best,
+                "stale_epochs": self.stale_epochs, "finished": self.finished}
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        if state["settings"] != self.settings.to_dict():
+            raise CheckpointError(f"{self.run_dir / run_io.CHECKPOINT} was written with other settings; delete "
+                                  f"it (and {run_io.PREVIOUS_CHECKPOINT}) to train from scratch with the new ones")
+        self.model.load_state_dict(state["model"])
+        self.weight_opt.load_state_dict(state["weight_opt"])
+        if self.delay_opt is not None:
+            self.delay_opt.load_state_dict(state["delay_opt"])
+        self.epoch, self.rows, self.snapshots = state["epoch"], state["rows"], state["snapshots"]
+        self.best, self.stale_epochs, self.finished = state["best"], state["stale_epochs"], state["finished"]
+
+    def _record_snapshot(self) -> None:
+        for key, value in {"epochs": np.array(self.epoch), **_snapshot(self.model)}.items():
+            self.snapshots.setdefault(key, []).append(value)
+
+    # ---- one epoch ----
+    def _train_epoch(self) -> dict[str, float]:
+        train = self.settings.train
+        rng = np.random.default_rng([self.settings.seed, self.epoch])
+        augmented = augment_epoch(self.train_set, rng, self.settings.data.augment.shift_channels,
+                                  self.settings.data.augment.blend_samples)
+        self.model.train()
+        total_loss = correct = seen = 0.0
+        spike_count = torch.zeros(self.model.w_rec.shape[0], device=self.device)
+        steps = 0
+        batches = iterate_batches(augmented, train.batch_size, shuffle=True, rng=rng, device=self.device)
+        if self.progress:
+            from tqdm import tqdm
+            batches = tqdm(batches, total=-(-len(augmented) // train.batch_size), desc=f"epoch {self.epoch}",
+                           leave=False)
+        for index, batch in enumerate(batches):
+            logits, spikes = self.model(batch.inputs, batch.batch_size, batch.num_steps)
+            delays = self.model.recurrent_delays()
+            loss = training_loss(logits, batch.labels, spikes, self.model.w_rec, delays, train)
+            _check_finite(loss, "the loss", self.epoch, index, self.run_dir)
+            self.weight_opt.zero_grad(set_to_none=True)
+            if self.delay_opt is not None:
+                self.delay_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for param in self.model.parameters():
+                if param.grad is not None:
+                    _check_finite(param.grad, "a gradient", self.epoch, index, self.run_dir)
+            self.weight_opt.step()
+            if self.delay_opt is not None:
+                self.delay_opt.step()
+            self.model.recurrent_delays.constrain_()
+            if self.model.input_delays is not None:
+                self.model.input_delays.constrain_()
+            total_loss += float(loss) * batch.batch_size
+            correct += float((logits.argmax(1) == batch.labels).sum())
+            seen += batch.batch_size
+            spike_count += spikes.detach().sum(dim=(0, 1))
+            steps = batch.num_steps
+        with torch.no_grad():  # wake neurons that never spiked this epoch (paper: +0.002 on their input weights)
+            self.model.w_in[:, spike_count == 0] += train.dead_neuron_boost
+        seconds_of_data = seen * steps * self.settings.data.dt_ms / 1000.0
+        return {"loss": total_loss / seen, "train_accuracy": correct / seen,
+                "spike_rate_hz": float(spike_count.sum()) / (seconds_of_data * spike_count.numel())}
+
+    def _select(self, row: dict[str, Any]) -> None:
+        key = "val_accuracy" if self.val_set is not None else "train_accuracy"
+        if row[key] > self.best["score"]:
+            state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+            self.best = {"score": row[key], "epoch": self.epoch, "state": state, "row": dict(row)}
+            self.stale_epochs = 0
+        else:
+            self.stale_epochs += 1
+
+    # ---- the run ----
+    def run(self, on_epoch_end: EpochHook | None = None) -> dict[str, Any]:
+        state, warnings = run_io.load_latest_checkpoint(self.run_dir)
+        for warning in warnings:
+            self.log(f"warning: {warning}; using the previous checkpoint")
+        if state is not None:
+            self._restore(state)
+            self.log(f"resumed {self.run_dir} after epoch {self.epoch}")
+        else:
+            self._record_snapshot()  # epoch 0: the initialisation
+        train = self.settings.train
+        eval_bs = train.eval_batch_size
+        while not self.finished and self.epoch < train.epochs:
+            self.epoch += 1
+            start = time.perf_counter()
+            row: dict[str, Any] = {"epoch": self.epoch, **self._train_epoch()}
+            row["val_accuracy"] = (evaluate(self.model, self.val_set, eval_bs, device=self.device)
+                                   if self.val_set is not None else float("nan"))
+            row["test_accuracy"] = evaluate(self.model, self.test_set, eval_bs, device=self.device)
+            row["seconds"] = time.perf_counter() - start
+            self.rows.append(row)
+            self._record_snapshot()
+            self._select(row)
+            self.finished = self.stale_epochs >= train.patience or self.epoch >= train.epochs
+            run_io.save_checkpoint(self.run_dir, self._state())
+            self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            if on_epoch_end is not None:
+                on_epoch_end(self.epoch, row)
+        return self._write_outputs()
+
+    def _write_outputs(self) -> dict[str, Any]:
+        """The selected model and the run's records; written last, each atomically, so all or none look done."""
+        best_state = self.best["state"] or self.model.state_dict()
+        run_io.save_torch({"settings": self.settings.to_dict(), "state_dict": best_state,
+                           "epoch": self.best["epoch"], "num_inputs": self.model.w_in.shape[0],
+                           "num_outputs": self.model.w_out.shape[1]}, self.run_dir / run_io.MODEL)
+        run_io.write_log(self.run_dir, self.rows)
+        run_io.write_snapshots(self.run_dir, self.snapshots)
+        best_row = self.best["row"] or {}
+        model = self.settings.model
+        summary = {
+            **self.settings.run,
+            "delay_mode": model.delay_mode, "dims": model.dims if model.delay_mode == "spatial" else 0,
+            "distance_cost": self.settings.train.distance_cost, "best_epoch": self.best["epoch"],
+            "epochs_run": self.epoch,
+            "train_accuracy": best_row.get("train_accuracy"), "val_accuracy": best_row.get("val_accuracy"),
+            "test_accuracy": best_row.get("test_accuracy"),
+            "trainable_params": self.model.recurrent_trainable_count(),
+            "total_params": self.model.trainable_count(),
+            "seconds_per_epoch": float(np.mean([r["seconds"] for r in self.rows])) if self.rows else 0.0,
+            "device": str(self.device),
+        }
+        run_io.write_summary(self.run_dir, summary)
+        return summary
+
+
+def train(settings: RunSettings, run_dir: str | Path, **kwargs) -> dict[str, Any]:
+    """Train one run to completion (resuming if a checkpoint exists) and return its summary."""
+    return Trainer(settings, run_dir, **kwargs).run()
