@@ -9,21 +9,19 @@ import torch
 
 from ..config import RunSettings, settings_from_dict
 from ..data.dataset import SpikeDataset, load_train_test
+from ..data.shd_format import SHD_FILES, SYNTHETIC_FILES
 from ..model.network import SpatialSNN
 
-DATA_FILES = {"shd": ("shd_train.h5", "shd_test.h5"), "synthetic": ("train.h5", "test.h5")}
-
-
 def data_paths(settings: RunSettings) -> tuple[Path, Path]:
+    """The train and test HDF5 files of the run's data source."""
+    names = SHD_FILES if settings.data.source == "shd" else SYNTHETIC_FILES
     root = Path(settings.data.root)
-    train, test = DATA_FILES[settings.data.source]
-    return root / train, root / test
+    return root / names["train"], root / names["test"]
 
 
 def load_data(settings: RunSettings, cache_dir: str | Path | None = None) -> tuple[SpikeDataset, SpikeDataset]:
     """Train and test sets binned at dt, sharing one number of steps."""
-    train_path, test_path = data_paths(settings)
-    return load_train_test(train_path, test_path, dt_ms=settings.data.dt_ms,
+    return load_train_test(data_paths(settings), dt_ms=settings.data.dt_ms,
                            max_time_ms=settings.data.max_time_ms, cache_dir=cache_dir)
 
 
