@@ -55,6 +55,7 @@ class ModelSettings:
     tau_syn_ms: float = 5.0
     threshold: float = 1.0
     surrogate_slope: float = 10.0  # steepness of the fast-sigmoid surrogate derivative
+    scale_input: bool = False  # V += (1 - beta) I instead of V += I (mlGeNN's scale_i; paper: off)
     init: InitSettings = field(default_factory=InitSettings)
 
 

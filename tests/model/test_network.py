@@ -44,8 +44,8 @@ def test_pruning_mask_removes_synapses():
     model = SpatialSNN(4, 2, settings, dt_ms=1.0, generator=torch.Generator().manual_seed(0))
     inputs = torch.ones(40, 4).to_sparse()
     with torch.no_grad():
-        model.w_in.fill_(2.0)
-        model.w_rec.fill_(0.5)
+        model.w_in.fill_(0.02)
+        model.w_rec.fill_(0.3)
         full, spikes = model(inputs, 1, 40)
         empty, _ = model(inputs, 1, 40, recurrent_mask=torch.zeros(6, 6))
         model.w_rec.zero_()

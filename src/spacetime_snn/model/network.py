@@ -27,7 +27,8 @@ class SpatialSNN(nn.Module):
         self.lif = LIFParameters(tau_mem_ms=settings.tau_mem_ms, tau_syn_ms=settings.tau_syn_ms, dt_ms=dt_ms,
                                  threshold=settings.threshold, surrogate_slope=settings.surrogate_slope,
                                  max_delay=settings.max_delay_steps,
-                                 interpolate=settings.delay_interpolation == "linear")
+                                 interpolate=settings.delay_interpolation == "linear",
+                                 scale_input=settings.scale_input)
         self.w_in = nn.Parameter(torch.randn(num_inputs, n, generator=generator) * init.w_in_std + init.w_in_mean)
         self.w_rec = nn.Parameter(torch.randn(n, n, generator=generator) * init.w_rec_std)
         self.w_out = nn.Parameter(torch.randn(n, num_outputs, generator=generator) * init.w_out_std)
@@ -59,8 +60,8 @@ class SpatialSNN(nn.Module):
         currents = self.input_currents(inputs, batch_size, num_steps)
         w_rec = self.w_rec if recurrent_mask is None else self.w_rec * recurrent_mask
         spikes = lif_recurrence(currents, w_rec, self.recurrent_delays(), self.lif)
-        kernel = torch.as_tensor(readout_kernel(num_steps, self.lif.tau_mem_ms, self.lif.tau_syn_ms,
-                                                self.lif.dt_ms), dtype=spikes.dtype, device=spikes.device)
+        kernel = torch.as_tensor(readout_kernel(num_steps, self.lif.tau_mem_ms, self.lif.tau_syn_ms, self.lif.dt_ms,
+                                                self.lif.scale_input), dtype=spikes.dtype, device=spikes.device)
         logits = torch.einsum("t,btn->bn", kernel, spikes) @ self.w_out
         return logits, spikes
 

@@ -2,9 +2,12 @@
 
 Dynamics per step t (dt folded into the decay factors alpha = exp(-dt/tau_syn), beta = exp(-dt/tau_mem)):
 
-    I(t) = alpha I(t-1) + x(t) + r(t)                 exponential synaptic current; r = recurrent arrivals
-    V(t) = beta V(t-1) (1 - s(t-1)) + (1 - beta) I(t)  leaky membrane, reset to 0 after a spike
-    s(t) = H(V(t) - threshold)                          spike, with a fast-sigmoid surrogate derivative
+    I(t) = alpha I(t-1) + x(t) + r(t)             exponential synaptic current; r = recurrent arrivals
+    V(t) = beta V(t-1) (1 - s(t-1)) + g I(t)      leaky membrane, reset to 0 after a spike
+    s(t) = H(V(t) - threshold)                      spike, with a fast-sigmoid surrogate derivative
+
+The input gain g is 1, as in mlGeNN's LIF (its default `scale_i=False`), the scale the paper's weight
+initialisation is calibrated for; `scale_input=True` gives g = 1 - beta (V then settles at I).
 
 Why a custom Function instead of autograd over the loop: autograd would keep every step's ring buffer and
 intermediate tensors alive (O(B N Dmax T)); here the forward keeps only the spikes (bool) and the surrogate
@@ -34,6 +37,12 @@ class LIFParameters:
     surrogate_slope: float = 10.0
     max_delay: int = 62
     interpolate: bool = True
+    scale_input: bool = False
+
+    @property
+    def gain(self) -> float:
+        """Weight of the synaptic current in the membrane update."""
+        return 1.0 - self.beta if self.scale_input else 1.0
 
     @property
     def alpha(self) -> float:
@@ -63,7 +72,7 @@ def simulate(inputs: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor | 
     slopes = inputs.new_empty(batch, steps, neurons) if record_slopes else None
     for t in range(steps):
         current = alpha * current + inputs[:, t] + transmission.arrivals(t)
-        voltage = beta * voltage * (1.0 - spike) + (1.0 - beta) * current
+        voltage = beta * voltage * (1.0 - spike) + params.gain * current
         if record_slopes:
             slopes[:, t] = surrogate_derivative(voltage, params.threshold, params.surrogate_slope)
         spike = (voltage >= params.threshold).to(inputs.dtype)
@@ -100,7 +109,7 @@ class LIFRecurrence(torch.autograd.Function):
             spike = spikes[:, t].to(grad_spikes.dtype)
             grad_spike = grad_spikes[:, t] + transmission.backward_step(t, spike)
             grad_voltage = grad_spike * slopes[:, t] + beta * (1.0 - spike) * grad_voltage
-            grad_current = (1.0 - beta) * grad_voltage + alpha * grad_current
+            grad_current = params.gain * grad_voltage + alpha * grad_current
             grad_inputs[:, t] = grad_current
             transmission.record_adjoint(t, grad_current)
         grad_delays = None if ctx.no_delays else transmission.grad_delays
@@ -148,7 +157,7 @@ def reference_recurrence(inputs: torch.Tensor, weight: torch.Tensor, delays: tor
     out = []
     for t in range(steps):
         current = alpha * current + inputs[:, t] + arrivals[t]
-        voltage = beta * voltage * (1.0 - spike.detach()) + (1.0 - beta) * current
+        voltage = beta * voltage * (1.0 - spike.detach()) + params.gain * current
         spike = _SurrogateSpike.apply(voltage, params.threshold, params.surrogate_slope)
         out.append(spike)
         for lead in torch.unique(whole).tolist():

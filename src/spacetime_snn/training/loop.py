@@ -140,7 +140,7 @@ class Trainer:
             self.model.recurrent_delays.constrain_()
             if self.model.input_delays is not None:
                 self.model.input_delays.constrain_()
-            total_loss += float(loss) * batch.batch_size
+            total_loss += float(loss.detach()) * batch.batch_size
             correct += float((logits.argmax(1) == batch.labels).sum())
             seen += batch.batch_size
             spike_count += spikes.detach().sum(dim=(0, 1))

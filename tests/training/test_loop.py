@@ -1,0 +1,114 @@
+"""The training loop: outputs, resume after interruption, divergence, corrupt checkpoints."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from spacetime_snn.cli import main
+from spacetime_snn.errors import DivergenceError
+from spacetime_snn.training import run_io
+from spacetime_snn.training.loop import Trainer
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _stop_after(epoch_to_stop):
+    def hook(epoch, row):
+        if epoch == epoch_to_stop:
+            raise Interrupt
+    return hook
+
+
+def _final_state(run_dir):
+    return run_io.load_model_file(run_dir)["state_dict"]
+
+
+def _assert_same_run(dir_a, dir_b):
+    a, b = _final_state(dir_a), _final_state(dir_b)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    log_a = pd.read_csv(dir_a / run_io.LOG).drop(columns="seconds")
+    log_b = pd.read_csv(dir_b / run_io.LOG).drop(columns="seconds")
+    pd.testing.assert_frame_equal(log_a, log_b)
+
+
+def test_run_writes_every_output(tiny_settings, tmp_path):
+    summary = Trainer(tiny_settings(), tmp_path, log=lambda *_: None).run()
+    for name in (run_io.MODEL, run_io.LOG, run_io.SNAPSHOTS, run_io.SUMMARY, run_io.CHECKPOINT):
+        assert (tmp_path / name).exists(), name
+    log = pd.read_csv(tmp_path / run_io.LOG)
+    assert list(log.columns) == list(run_io.LOG_COLUMNS) and len(log) == 3
+    assert log["spike_rate_hz"].gt(0).all()
+    snaps = run_io.load_snapshots(tmp_path)
+    assert snaps["epochs"].tolist() == [0, 1, 2, 3]
+    assert snaps["w_rec"].shape == (4, 8, 8) and snaps["positions"].shape == (4, 8, 2)
+    assert not (snaps["positions"][0] == snaps["positions"][-1]).all()  # positions learn
+    assert summary["trainable_params"] == 8 * 8 + 8 * 2  # paper count: N^2 + N D
+    assert json.loads((tmp_path / run_io.SUMMARY).read_text())["condition"] == "spatial"
+    network = run_io.load_network(tmp_path)
+    torch.testing.assert_close(torch.as_tensor(network.delays),
+                               torch.cdist(torch.as_tensor(network.positions), torch.as_tensor(network.positions)),
+                               atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["synaptic", "spatial"])
+def test_resume_after_interruption_is_bit_identical(tiny_settings, tmp_path, mode):
+    settings = tiny_settings(delay_mode=mode)
+    Trainer(settings, tmp_path / "whole", log=lambda *_: None).run()
+    with pytest.raises(Interrupt):
+        Trainer(settings, tmp_path / "cut", log=lambda *_: None).run(on_epoch_end=_stop_after(2))
+    assert not (tmp_path / "cut" / run_io.MODEL).exists()  # nothing looks finished after the interruption
+    Trainer(settings, tmp_path / "cut", log=lambda *_: None).run()
+    _assert_same_run(tmp_path / "whole", tmp_path / "cut")
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(tiny_settings, tmp_path):
+    settings = tiny_settings()
+    Trainer(settings, tmp_path / "whole", log=lambda *_: None).run()
+    with pytest.raises(Interrupt):
+        Trainer(settings, tmp_path / "cut", log=lambda *_: None).run(on_epoch_end=_stop_after(2))
+    checkpoint = tmp_path / "cut" / run_io.CHECKPOINT
+    checkpoint.write_bytes(checkpoint.read_bytes()[:100])  # truncated, as by a full disk
+    messages = []
+    Trainer(settings, tmp_path / "cut", log=messages.append).run()
+    assert any("corrupt or truncated" in m and "previous checkpoint" in m for m in messages)
+    assert any("resumed" in m and "after epoch 1" in m for m in messages)
+    _assert_same_run(tmp_path / "whole", tmp_path / "cut")
+
+
+def test_nan_stops_with_epoch_and_batch_and_keeps_checkpoint(tiny_settings, tmp_path):
+    trainer = Trainer(tiny_settings(), tmp_path, log=lambda *_: None)
+
+    def poison(epoch, row):
+        with torch.no_grad():
+            trainer.model.w_out[0, 0] = float("nan")
+
+    with pytest.raises(DivergenceError, match=r"epoch 2, batch 0") as error:
+        trainer.run(on_epoch_end=poison)
+    assert "last good checkpoint" in str(error.value)
+    assert run_io.load_torch(tmp_path / run_io.CHECKPOINT)["epoch"] == 1
+    assert not (tmp_path / run_io.MODEL).exists()
+
+
+def test_cli_train_and_prune(tiny_settings, tmp_path):
+    settings = tiny_settings(delay_mode="synaptic")
+    assert main(["train", "--settings", json.dumps(settings.to_dict()), "--out", str(tmp_path / "run")]) == 0
+    out = tmp_path / "prune.csv"
+    assert main(["prune", "--run-dir", str(tmp_path / "run"), "--magnitude-keep", "1.0", "0.5",
+                 "--length-remove", "0.0", "0.3", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert set(table["kind"]) == {"magnitude", "length"} and len(table) == 4
+    full = table.query("kind == 'magnitude' and fraction_removed == 0")["connections"].item()
+    half = table.query("kind == 'magnitude' and fraction_removed == 0.5")["connections"].item()
+    assert half == full // 2
+    assert table["test_accuracy"].between(0, 1).all()
+
+
+def test_cli_reports_bad_settings(capsys, tmp_path):
+    assert main(["train", "--settings", '{"model": {"delay_mode": "wormhole"}}', "--out", str(tmp_path)]) == 2
+    assert "model.delay_mode" in capsys.readouterr().err
