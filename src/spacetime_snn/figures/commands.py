@@ -1,0 +1,131 @@
+"""CLI: `aggregate` (per-run CSVs or summaries -> one table), `figure fig1..fig4`, `table` (Table 1).
+
+Colours follow the order of the conditions in `--labels`, so giving every figure command the study's full
+label mapping (and `--show` for a subset) keeps one colour per condition across figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import ConfigError
+from . import aggregate, fig1, fig2, fig3, fig4, table1
+from .style import condition_colors, save_figure
+
+
+def _labels(text: str) -> dict[str, str]:
+    """`--labels` as inline JSON or a path to a JSON file: {"condition": "Display label", ...} in display order."""
+    source = Path(text).read_text() if text.endswith(".json") and Path(text).is_file() else text
+    try:
+        labels = json.loads(source)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"--labels: not valid JSON ({error}); expected e.g. "
+                          '\'{"synaptic": "Non-spatial", "spatial": "Spatial"}\'.') from error
+    if not isinstance(labels, dict) or not labels or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+        raise ConfigError("--labels: expected a non-empty JSON object mapping condition names to display labels.")
+    return labels
+
+
+def _shown(args: argparse.Namespace) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels of the conditions to show, colours from the full mapping)."""
+    labels = _labels(args.labels)
+    colors = condition_colors(list(labels))
+    show = getattr(args, "show", None) or list(labels)
+    unknown = [condition for condition in show if condition not in labels]
+    if unknown:
+        raise ConfigError(f"--show: condition(s) {unknown} have no entry in --labels {list(labels)}.")
+    return {condition: labels[condition] for condition in show}, colors
+
+
+def _run_aggregate(args: argparse.Namespace) -> None:
+    if args.from_summaries:
+        frame = aggregate.accuracy_from_summaries(args.inputs)
+    else:
+        frame = aggregate.concatenate_csvs(args.inputs)
+    aggregate.write_csv(frame, args.out)
+    print(f"wrote {args.out} ({len(frame)} rows from {len(args.inputs)} files)")
+
+
+def _run_figure(args: argparse.Namespace) -> None:
+    labels, colors = _shown(args)
+    if args.dt_ms <= 0:
+        raise ConfigError(f"--dt-ms must be positive, got {args.dt_ms}.")
+    if getattr(args, "max_edges", 1) < 1:
+        raise ConfigError(f"--max-edges must be at least 1, got {args.max_edges}.")
+
+    def read(name: str, required: bool = True):
+        return aggregate.read_table(args.data_dir, name, required=required)
+
+    common = {"labels": labels, "colors": colors}
+    if args.figure == "fig1":
+        figure = fig1.figure1(read("input_raster"), read("input_maps"), read("input_maps_time"), read("ridge"),
+                              condition=args.condition, hidden=args.hidden, seed=args.seed,
+                              network_nodes=read("network_nodes", required=False), dt_ms=args.dt_ms, **common)
+    elif args.figure == "fig2":
+        figure = fig2.figure2(read("network_nodes"), read("network_edges"), read("training_dynamics"),
+                              without_cost=args.without_cost, with_cost=args.with_cost, hidden=args.hidden,
+                              seed=args.seed, max_edges=args.max_edges, dt_ms=args.dt_ms, **common)
+    elif args.figure == "fig3":
+        figure = fig3.figure3(read("pruning"), read("delay_histogram"), read("pruned_graph"), hidden=args.hidden,
+                              dt_ms=args.dt_ms, **common)
+    else:
+        figure = fig4.figure4(read("accuracy"), **common)
+    for path in save_figure(figure, args.out):
+        print(f"wrote {path}")
+
+
+def _run_table(args: argparse.Namespace) -> None:
+    accuracy = aggregate.read_csv(args.accuracy)
+    labels = _labels(args.labels) if args.labels else None
+    table = table1.table1(accuracy, labels)
+    table1.write_table1(table, args.out, args.markdown)
+    print(f"wrote {args.out} and {args.markdown}")
+
+
+def _figure_parsers(figure: argparse.ArgumentParser) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", required=True, help="results/<study>/aggregated")
+    common.add_argument("--out", required=True, help="PDF path; a PNG is written beside it")
+    common.add_argument("--labels", required=True,
+                        help="JSON object (or .json file) condition -> display label; its order sets the colours")
+    common.add_argument("--show", nargs="+", metavar="CONDITION",
+                        help="conditions to show, in this order (default: all in --labels)")
+    common.add_argument("--dt-ms", type=float, default=1.0, help="ms per time step (distance unit) [1.0]")
+    sized = argparse.ArgumentParser(add_help=False)
+    sized.add_argument("--hidden", type=int, help="hidden size to show (needed if the tables hold several)")
+    example = argparse.ArgumentParser(add_help=False)
+    example.add_argument("--seed", type=int, help="seed of the example run (default: smallest present)")
+
+    which = figure.add_subparsers(dest="figure", required=True)
+    one = which.add_parser("fig1", parents=[common, sized, example], help="input maps and ridge R²")
+    one.add_argument("--condition", required=True, help="condition of the example run in panels A–D")
+    two = which.add_parser("fig2", parents=[common, sized, example], help="network drawings, training dynamics")
+    two.add_argument("--without-cost", required=True, help="condition drawn in panel A")
+    two.add_argument("--with-cost", required=True, help="condition drawn in panel B")
+    two.add_argument("--max-edges", type=int, default=400, help="strongest connections drawn [400]")
+    which.add_parser("fig3", parents=[common, sized], help="pruning, delay histograms, pruned-graph metrics")
+    which.add_parser("fig4", parents=[common], help="accuracy vs trainable parameters")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `aggregate`, `figure` and `table` to the `spacetime-snn` command."""
+    agg = subparsers.add_parser("aggregate", help="concatenate per-run CSVs (or summary.json files) into one CSV")
+    agg.add_argument("--out", required=True, help="aggregated CSV to write (atomically)")
+    agg.add_argument("--from-summaries", action="store_true",
+                     help="inputs are summary.json files; write the accuracy table")
+    agg.add_argument("inputs", nargs="*", help="per-run CSV files (or summary.json files)")
+    agg.set_defaults(func=_run_aggregate)
+
+    figure = subparsers.add_parser("figure", help="draw one paper figure from the aggregated CSVs")
+    _figure_parsers(figure)
+    figure.set_defaults(func=_run_figure)
+
+    table = subparsers.add_parser("table", help="Table 1 (CSV + Markdown) from accuracy.csv")
+    table.add_argument("--accuracy", required=True, help="aggregated accuracy.csv")
+    table.add_argument("--out", required=True, help="CSV to write")
+    table.add_argument("--markdown", required=True, help="Markdown file to write")
+    table.add_argument("--labels", help="JSON object (or .json file) condition -> label; selects and orders rows")
+    table.set_defaults(func=_run_table)

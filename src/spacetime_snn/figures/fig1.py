@@ -1,0 +1,154 @@
+"""Figure 1: input channels map onto space — raster, preferred input positions (weights, activity, over time),
+and how well a hidden neuron's input weights predict its position (ridge R², trained vs random network)."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .aggregate import mean_sd, require_columns, resolve_hidden, resolve_seed, rows_where, select
+from .style import (FONT_SIZE, REFERENCE_COLOR, SEQUENTIAL_CMAP, check_labels, new_figure, no_data,
+                    panel_title, position_label, styled, wrap)
+
+_RUN = ("condition", "hidden", "seed")
+
+
+def _raster(ax: Axes, raster: pd.DataFrame) -> None:
+    sample = raster["sample"].min()
+    spikes = raster[raster["sample"] == sample]
+    ax.scatter(spikes["time_ms"], spikes["channel"], s=0.6, color="black", linewidths=0, rasterized=True)
+    ax.set_xlabel("Time (ms)")
+    ax.set_ylabel("Input channel")
+    panel_title(ax, "A", f"Input spikes (sample {sample}, class {spikes['label'].iloc[0]})")
+
+
+def _plane(ax: Axes, maps: pd.DataFrame, nodes: pd.DataFrame | None, limits, channel_max: int, dt_ms: float,
+           *, y_label: bool = True):
+    """Scatter of preferred positions coloured by channel, over the hidden neurons' positions (grey rings)."""
+    if nodes is not None and not nodes.empty:
+        ax.scatter(nodes["x"] * dt_ms, nodes["y"] * dt_ms, s=14, facecolors="none", edgecolors=REFERENCE_COLOR,
+                   linewidths=0.6)
+    maps = maps.dropna(subset=["x", "y"])
+    points = ax.scatter(maps["x"] * dt_ms, maps["y"] * dt_ms, c=maps["channel"], s=5, cmap=SEQUENTIAL_CMAP,
+                        vmin=0, vmax=channel_max, linewidths=0, rasterized=True)
+    ax.set(xlim=limits, ylim=limits, aspect="equal")
+    ax.set_xlabel(position_label("x"))
+    ax.set_ylabel(position_label("y") if y_label else "")
+    if not y_label:
+        ax.tick_params(labelleft=False)
+    return points
+
+
+def _limits(frames, dt_ms: float) -> tuple[float, float]:
+    """One square extent for every spatial panel, so positions can be compared across B–D."""
+    values = np.concatenate([f[["x", "y"]].to_numpy(float).ravel() for f in frames if f is not None])
+    values = values[np.isfinite(values)] * dt_ms
+    if values.size == 0:
+        return -1.0, 1.0
+    low, high = values.min(), values.max()
+    pad = 0.05 * (high - low or 1.0)
+    return low - pad, high + pad
+
+
+def _time_windows(maps_time: pd.DataFrame, count: int) -> list:
+    times = np.sort(maps_time["time_ms"].unique())
+    return list(times[np.unique(np.linspace(0, len(times) - 1, min(count, len(times))).round().astype(int))])
+
+
+def _ridge(ax: Axes, ridge: pd.DataFrame, labels: Mapping[str, str], colors: Mapping[str, str]) -> None:
+    """Bars of mean R² ± sd over seeds, seeds as dots; filled = trained network, hatched = random network."""
+    stats = mean_sd(ridge, ["condition", "network"], "r2")
+    shown = [c for c in labels if c in set(stats["condition"])]
+    if not shown:
+        no_data(ax, "no ridge data\nfor these conditions")
+        return
+    width = 0.38
+    for i, condition in enumerate(shown):
+        for offset, network, hatch in ((-width / 2, "trained", None), (width / 2, "random", "////")):
+            row = stats[(stats["condition"] == condition) & (stats["network"] == network)]
+            if row.empty:
+                continue
+            colour = colors[condition]
+            ax.bar(i + offset, row["mean"].iloc[0], width, yerr=row["sd"].iloc[0], capsize=2,
+                   color="white" if hatch else colour, edgecolor=colour, hatch=hatch, linewidth=1.0)
+            seeds = ridge[(ridge["condition"] == condition) & (ridge["network"] == network)]["r2"]
+            jitter = np.linspace(-width / 5, width / 5, len(seeds)) if len(seeds) > 1 else np.zeros(1)
+            ax.scatter(i + offset + jitter, seeds, s=6, color="black", zorder=3, linewidths=0)
+    ax.axhline(0, color="black", linewidth=0.6)
+    highest = max((stats["mean"] + stats["sd"]).max(), ridge["r2"].max())
+    ax.set_ylim(top=1.25 * max(highest, 0.05))  # headroom keeps the legend clear of the bars
+    ax.set_xticks(range(len(shown)), [wrap(labels[c]) for c in shown])
+    ax.set_ylabel("Ridge R² (input weights → position)")
+    ax.legend(handles=[Patch(facecolor="0.3", edgecolor="0.3", label="trained"),
+                       Patch(facecolor="white", edgecolor="0.3", hatch="////", label="random")],
+              loc="upper left", ncols=2)
+    panel_title(ax, "E", "Position from input weights")
+
+
+@styled
+def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_time: pd.DataFrame,
+            ridge: pd.DataFrame, *, condition: str, labels: Mapping[str, str],
+            colors: Mapping[str, str] | None = None, hidden: int | None = None, seed: int | None = None,
+            network_nodes: pd.DataFrame | None = None, time_panels: int = 4, dt_ms: float = 1.0) -> Figure:
+    """Panels A–D show one example run (`condition`, `hidden`, `seed`, default smallest seed); panel E compares
+    the conditions in `labels` over seeds. `network_nodes` (optional) draws the hidden neurons behind B–D."""
+    colors = check_labels(labels, colors)
+    require_columns(input_raster, "input_raster.csv", _RUN + ("sample", "label", "time_ms", "channel"))
+    require_columns(input_maps, "input_maps.csv", _RUN + ("method", "channel", "x", "y"))
+    require_columns(input_maps_time, "input_maps_time.csv", _RUN + ("channel", "time_ms", "x", "y"))
+    require_columns(ridge, "ridge.csv", _RUN + ("network", "r2"))
+    hidden = resolve_hidden(input_maps, "input_maps.csv", hidden)
+    seed = resolve_seed(select(input_maps, "input_maps.csv", condition=condition, hidden=hidden),
+                        "input_maps.csv", seed)
+    run = {"condition": condition, "hidden": hidden, "seed": seed}
+    raster = select(input_raster, "input_raster.csv", **run)
+    maps = select(input_maps, "input_maps.csv", **run)
+    maps_time = select(input_maps_time, "input_maps_time.csv", **run)
+    nodes = None
+    if network_nodes is not None:
+        require_columns(network_nodes, "network_nodes.csv", _RUN + ("neuron", "x", "y"))
+        nodes = rows_where(network_nodes, **run)
+    limits = _limits([maps, maps_time, nodes], dt_ms)
+    channel_max = int(max(maps["channel"].max(), maps_time["channel"].max()))
+
+    fig = new_figure(11.5, 7.2)
+    rows = fig.add_gridspec(2, 1, height_ratios=[1.15, 1])
+    top = rows[0].subgridspec(1, 3, width_ratios=[1.35, 1, 1])
+    bottom = rows[1].subgridspec(1, 2, width_ratios=[3.3, 1])
+    _raster(fig.add_subplot(top[0]), raster)
+
+    points, axes = None, []
+    for cell, (letter, method) in zip((top[1], top[2]), (("B", "weights"), ("C", "activity"))):
+        axes.append(ax := fig.add_subplot(cell))
+        chosen = maps[maps["method"] == method]
+        if chosen.empty:
+            no_data(ax, f"no {method} map")
+        else:
+            points = _plane(ax, chosen, nodes, limits, channel_max, dt_ms, y_label=letter == "B")
+        panel_title(ax, letter, f"Preferred position ({method})")
+    if points is not None:
+        fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
+
+    windows = _time_windows(maps_time, time_panels)
+    grid = bottom[0].subgridspec(1, len(windows))
+    axes = []
+    for i, time_ms in enumerate(windows):
+        ax = fig.add_subplot(grid[i])
+        points = _plane(ax, maps_time[maps_time["time_ms"] == time_ms], nodes, limits, channel_max, dt_ms,
+                        y_label=i == 0)
+        ax.text(0.03, 0.97, f"t = {time_ms:g} ms", transform=ax.transAxes, va="top", fontsize=FONT_SIZE - 1,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+        axes.append(ax)
+    panel_title(axes[0], "D", "Preferred position over time")
+    fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
+
+    _ridge(fig.add_subplot(bottom[1]), select(ridge, "ridge.csv", hidden=hidden), labels, colors)
+    rings = "; grey rings: hidden neurons" if nodes is not None and not nodes.empty else ""
+    fig.suptitle(f"A–D: {labels.get(condition, condition)} network, {hidden} hidden neurons, seed {seed}{rings}",
+                 fontsize=FONT_SIZE + 1)
+    return fig

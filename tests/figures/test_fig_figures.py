@@ -1,0 +1,171 @@
+"""Each figure renders from realistic fake tables, carries its panel letters and labelled axes, keeps one colour
+per condition, degrades gracefully without optional data, and names the CSV and column when data are missing."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from matplotlib.colors import to_hex
+from PIL import Image
+
+from spacetime_snn.errors import ConfigError, DataError
+from spacetime_snn.figures import fig1, fig2, fig3, fig4
+from spacetime_snn.figures.style import save_figure
+
+
+def _fig1(tables, labels, colors, **kwargs):
+    return fig1.figure1(tables["input_raster"], tables["input_maps"], tables["input_maps_time"], tables["ridge"],
+                        condition="spatial_cost", labels=labels, colors=colors,
+                        network_nodes=tables["network_nodes"], **kwargs)
+
+
+def _fig2(tables, labels, colors, dynamics=None, **kwargs):
+    dynamics = tables["training_dynamics"] if dynamics is None else dynamics
+    return fig2.figure2(tables["network_nodes"], tables["network_edges"], dynamics, labels=labels,
+                        colors=colors, without_cost="spatial", with_cost="spatial_cost", **kwargs)
+
+
+def _fig3(tables, labels, colors, **kwargs):
+    return fig3.figure3(tables["pruning"], tables["delay_histogram"], tables["pruned_graph"], labels=labels,
+                        colors=colors, **kwargs)
+
+
+def _fig4(tables, labels, colors, **kwargs):
+    return fig4.figure4(tables["accuracy"], labels=labels, colors=colors, **kwargs)
+
+
+def _letters(fig) -> set[str]:
+    """Panel letters from the bold part of the left titles ($\\bf{A}$ ...)."""
+    found = set()
+    for ax in fig.axes:
+        title = ax.get_title(loc="left")
+        if title.startswith(r"$\bf{"):
+            found.add(title[5])
+    return found
+
+
+def _axis_labels(fig) -> set[str]:
+    return {ax.get_xlabel() for ax in fig.axes} | {ax.get_ylabel() for ax in fig.axes}
+
+
+def _line_colors(fig) -> set[str]:
+    return {to_hex(line.get_color()) for ax in fig.axes for line in ax.get_lines()}
+
+
+CASES = {
+    "fig1": (_fig1, "ABCDE", {"Time (ms)", "Input channel", "x position (ms)", "y position (ms)",
+                              "Ridge R² (input weights → position)"}),
+    "fig2": (_fig2, "ABCDEFG", {"Epoch", "Modularity Q", "Small-worldness σ", "Weight entropy (bits)",
+                                "Communicability entropy (bits)", "x position (ms)"}),
+    "fig3": (_fig3, "ABCD", {"Test accuracy (%)", "Connections removed (%)", "Longest delays removed (%)",
+                             "Delay (ms)", "Fraction of connections", "Modularity Q", "Small-worldness σ"}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_figure_renders_with_letters_and_axis_labels(name, tables, main_labels, colors, tmp_path):
+    make, letters, axis_labels = CASES[name]
+    fig = make(tables, main_labels, colors)
+    assert _letters(fig) == set(letters)
+    assert axis_labels <= _axis_labels(fig)
+    pdf, png = save_figure(fig, tmp_path / f"{name}.pdf")
+    assert pdf.stat().st_size > 10_000 and png.stat().st_size > 50_000
+    with Image.open(png) as image:
+        width, height = image.size
+    assert width > 1000 and height > 800
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{name}.pdf", f"{name}.png"]
+
+
+def test_figure4_renders_every_architecture_on_a_log_axis(tables, all_labels, colors, tmp_path):
+    fig = _fig4(tables, all_labels, colors)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert {"Trainable parameters (log scale)", "Test accuracy (%)"} <= _axis_labels(fig)
+    annotations = {text.get_text() for text in ax.texts}
+    assert annotations == {"N = 32", "N = 64", "N = 128"}
+    legend_text = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+    assert set(tables["accuracy"]["condition"].map(all_labels)) <= legend_text
+    pdf, png = save_figure(fig, tmp_path / "fig4.pdf")
+    assert pdf.stat().st_size > 5_000 and png.stat().st_size > 30_000
+
+
+def test_one_colour_per_condition_across_figures(tables, main_labels, all_labels, colors):
+    shown = {colors[c] for c in main_labels}
+    for fig in (_fig2(tables, main_labels, colors), _fig3(tables, main_labels, colors)):
+        assert shown <= _line_colors(fig)
+    fig = _fig4(tables, all_labels, colors)
+    expected = {colors[c] for c in tables["accuracy"]["condition"].unique()}
+    assert expected <= _line_colors(fig)
+
+
+def test_condition_names_come_from_arguments_only(tables, colors):
+    renamed = {"synaptic": "free", "spatial": "pos", "spatial_cost": "pos_l"}
+    renamed_tables = {name: frame.assign(condition=frame["condition"].replace(renamed))
+                      for name, frame in tables.items()}
+    labels = {"free": "Free delays", "pos": "Positions", "pos_l": "Positions + λ"}
+    fig = fig2.figure2(renamed_tables["network_nodes"], renamed_tables["network_edges"],
+                       renamed_tables["training_dynamics"], labels=labels, without_cost="pos", with_cost="pos_l")
+    assert _letters(fig) == set("ABCDEFG")
+    assert _letters(_fig3(renamed_tables, labels, None)) == set("ABCD")
+    fig = fig1.figure1(renamed_tables["input_raster"], renamed_tables["input_maps"],
+                       renamed_tables["input_maps_time"], renamed_tables["ridge"], condition="pos_l", labels=labels)
+    assert "Positions + λ" in fig.get_suptitle()
+
+
+def test_missing_spectral_entropy_drops_only_that_panel(tables, main_labels, colors):
+    dynamics = tables["training_dynamics"].query("metric != 'spectral_entropy'")
+    fig = _fig2(tables, main_labels, colors, dynamics=dynamics)
+    assert _letters(fig) == set("ABCDEF")
+
+
+def test_missing_optional_tables_and_conditions_degrade_gracefully(tables, colors):
+    labels = {"synaptic": "Non-spatial"}  # no ridge rows: panel E says so instead of failing
+    fig = fig1.figure1(tables["input_raster"], tables["input_maps"], tables["input_maps_time"], tables["ridge"],
+                       condition="spatial", labels=labels, colors=colors)
+    texts = {text.get_text() for ax in fig.axes for text in ax.texts}
+    assert any("no ridge data" in text for text in texts)
+
+
+def test_missing_column_names_csv_and_column(tables, main_labels, colors):
+    with pytest.raises(DataError, match=r"training_dynamics\.csv.*'value'"):
+        _fig2(tables, main_labels, colors, dynamics=tables["training_dynamics"].drop(columns="value"))
+    broken = dict(tables, pruned_graph=tables["pruned_graph"].drop(columns="small_worldness"))
+    with pytest.raises(DataError, match=r"pruned_graph\.csv.*'small_worldness'"):
+        _fig3(broken, main_labels, colors)
+    broken = dict(tables, accuracy=tables["accuracy"].drop(columns="trainable_params"))
+    with pytest.raises(DataError, match=r"accuracy\.csv.*'trainable_params'"):
+        _fig4(broken, main_labels, colors)
+
+
+def test_missing_required_metric_and_unknown_condition_are_data_errors(tables, main_labels, colors):
+    dynamics = tables["training_dynamics"].query("metric != 'modularity'")
+    with pytest.raises(DataError, match="modularity"):
+        _fig2(tables, main_labels, colors, dynamics=dynamics)
+    with pytest.raises(DataError, match="no rows for .*'condition': 'absent'"):
+        fig1.figure1(tables["input_raster"], tables["input_maps"], tables["input_maps_time"], tables["ridge"],
+                     condition="absent", labels=main_labels)
+
+
+def test_several_hidden_sizes_need_a_choice(tables, main_labels, colors):
+    pruning = tables["pruning"]
+    both = {**tables, "pruning": pd.concat([pruning, pruning.assign(hidden=64)], ignore_index=True)}
+    with pytest.raises(DataError, match="choose one"):
+        _fig3(both, main_labels, colors)
+    assert _letters(_fig3(both, main_labels, colors, hidden=128)) == set("ABCD")
+
+
+def test_bad_labels_and_outputs_are_config_errors(tables, colors, tmp_path):
+    with pytest.raises(ConfigError, match="labels"):
+        _fig4(tables, {}, colors)
+    fig = _fig4(tables, {"spatial": "Spatial"}, colors)
+    with pytest.raises(ConfigError, match=r"\.pdf"):
+        save_figure(fig, tmp_path / "fig4.png")
+
+
+def test_saving_twice_gives_identical_files(tables, all_labels, colors, tmp_path):
+    """No dates in the metadata, so a rerun of the workflow does not change finished figures."""
+    for name in ("first", "second"):
+        save_figure(_fig4(tables, all_labels, colors), tmp_path / name / "fig4.pdf")
+    for suffix in (".pdf", ".png"):
+        first = (tmp_path / "first" / "fig4").with_suffix(suffix).read_bytes()
+        assert first == (tmp_path / "second" / "fig4").with_suffix(suffix).read_bytes()
