@@ -1,0 +1,140 @@
+"""Graph metrics against known answers and against networkx / bctpy reference implementations."""
+
+import bct
+import networkx as nx
+import numpy as np
+import pytest
+
+from spacetime_snn.analysis import graph_metrics as gm
+from spacetime_snn.analysis.nulls import NullCache
+
+
+def _two_cliques(size=6):
+    block = np.ones((size, size)) - np.eye(size)
+    w = np.zeros((2 * size, 2 * size))
+    w[:size, :size] = block
+    w[size:, size:] = block
+    return w
+
+
+def _random_digraph(size=30, density=0.2, seed=1):
+    rng = np.random.default_rng(seed)
+    a = (rng.random((size, size)) < density).astype(float)
+    np.fill_diagonal(a, 0)
+    return a
+
+
+def test_two_disconnected_cliques_have_q_one_half_and_two_modules():
+    q, partition = gm.modularity(_two_cliques(6), seed=0)
+    assert q == pytest.approx(0.5)
+    assert len(set(partition[:6])) == 1 and len(set(partition[6:])) == 1
+    assert partition[0] != partition[6]
+
+
+def test_modularity_is_seeded_and_repeats():
+    w = np.abs(np.random.default_rng(0).normal(size=(40, 40)))
+    first, second = gm.modularity(w, seed=5), gm.modularity(w, seed=5)
+    assert first[0] == second[0] and np.array_equal(first[1], second[1])
+
+
+def test_directed_modularity_matches_networkx():
+    w = np.abs(np.random.default_rng(2).normal(size=(20, 20)))
+    np.fill_diagonal(w, 0)
+    partition = np.arange(20) % 3
+    graph = nx.from_numpy_array(w, create_using=nx.DiGraph)
+    expected = nx.community.modularity(graph, [set(np.flatnonzero(partition == k)) for k in range(3)])
+    assert gm.directed_modularity(w, partition) == pytest.approx(expected)
+
+
+def test_watts_strogatz_is_small_world_and_erdos_renyi_is_not():
+    cache = NullCache()
+    lattice = nx.to_numpy_array(nx.watts_strogatz_graph(100, 10, 0.1, seed=1))
+    random = nx.to_numpy_array(nx.gnp_random_graph(100, 0.1, seed=1, directed=True))
+    assert gm.small_worldness(lattice, seed=0, null_count=50, nulls=cache) > 3
+    assert gm.small_worldness(random, seed=0, null_count=50, nulls=cache) == pytest.approx(1.0, abs=0.05)
+
+
+def test_dense_graph_has_sigma_exactly_one():
+    w = np.random.default_rng(0).normal(size=(20, 20))
+    assert gm.small_worldness(w, null_count=5) == pytest.approx(1.0)
+
+
+def test_weighted_small_worldness_near_one_for_iid_weights():
+    w = np.abs(np.random.default_rng(3).normal(size=(40, 40)))
+    assert gm.weighted_small_worldness(w, null_count=10) == pytest.approx(1.0, abs=0.05)
+
+
+def test_binary_measures_match_bctpy_and_networkx():
+    a = _random_digraph()
+    graph = nx.from_numpy_array(a, create_using=nx.DiGraph)
+    assert gm.clustering_coefficient(a) == pytest.approx(bct.clustering_coef_bd(a).mean())
+    assert gm.global_efficiency(a) == pytest.approx(bct.efficiency_bin(a))
+    assert gm.global_efficiency(a) == pytest.approx(nx.global_efficiency(graph.to_undirected()), rel=0.3)
+    symmetric = nx.to_numpy_array(nx.watts_strogatz_graph(40, 6, 0.2, seed=2))
+    undirected = nx.from_numpy_array(symmetric)
+    assert gm.clustering_coefficient(symmetric) == pytest.approx(nx.average_clustering(undirected))
+    assert gm.characteristic_path_length(symmetric, weighted=False) == pytest.approx(
+        nx.average_shortest_path_length(undirected))
+
+
+def test_weighted_measures_match_bctpy_and_networkx():
+    w = np.abs(np.random.default_rng(4).normal(size=(25, 25)))
+    np.fill_diagonal(w, 0)
+    assert gm.weighted_clustering_coefficient(w) == pytest.approx(bct.clustering_coef_wd(w / w.max()).mean())
+    lengths = nx.DiGraph()
+    for pre, post in zip(*np.nonzero(w)):
+        lengths.add_edge(pre, post, length=w.max() / w[pre, post])
+    assert gm.characteristic_path_length(w) == pytest.approx(
+        nx.average_shortest_path_length(lengths, weight="length"))
+
+
+def test_weight_entropy_of_uniform_rows_is_log2_n_minus_1():
+    n = 16
+    assert gm.weight_entropy(np.ones((n, n))) == pytest.approx(np.log2(n - 1))  # diagonal ignored
+    assert gm.weight_entropy(-np.ones((n, n))) == pytest.approx(np.log2(n - 1))  # signs ignored
+    assert gm.weight_entropy(np.roll(np.eye(n), 1, axis=1)) == pytest.approx(0.0)  # one target each
+
+
+def test_communicability_entropy_of_uniform_graph_matches_closed_form():
+    n = 10
+    # S^-1/2 W S^-1/2 = (J - I) / (n - 1): expm has diagonal a and off-diagonal b (eigenvalues 1 and -1/(n-1)).
+    decay = np.exp(-1 / (n - 1))
+    a = decay * (1 - 1 / n) + np.e / n
+    b = (np.e - decay) / n
+    p = np.array([a] + [b] * (n - 1)) / np.e
+    assert gm.communicability_entropy(np.ones((n, n))) == pytest.approx(-(p * np.log2(p)).sum())
+
+
+def test_spectral_entropy_of_known_spectra():
+    assert gm.spectral_entropy(np.eye(4)) == pytest.approx(2.0)
+    assert gm.spectral_entropy(np.diag([3.0, 0, 0, 0])) == pytest.approx(0.0)
+    assert gm.spectral_entropy(np.diag([1.0, -1.0])) == pytest.approx(1.0)  # magnitudes
+    assert gm.spectral_entropy(np.zeros((3, 3))) == 0.0
+
+
+def test_delay_histogram_bins_in_steps_between_distinct_neurons():
+    delays = np.array([[0.0, 0.5, 2.5], [1.0, 9.0, 2.0], [3.9, 0.2, 0.0]])  # diagonal (9.0) ignored
+    edges, counts = gm.delay_histogram(delays, bin_steps=2.0)
+    assert edges.tolist() == [0.0, 2.0, 4.0]
+    assert counts.tolist() == [3, 3]
+    with pytest.raises(ValueError):
+        gm.delay_histogram(-delays)
+
+
+def test_network_metrics_names_values_and_repeatability():
+    w = np.random.default_rng(5).normal(0, 0.02, size=(32, 32))
+    cache = NullCache()
+    metrics = gm.network_metrics(w, seed=1, nulls=cache, binary_nulls=20, weighted_nulls=10)
+    assert set(metrics) >= {"modularity", "small_worldness", "small_worldness_weighted", "weight_entropy",
+                            "communicability_entropy", "spectral_entropy", "path_length", "path_length_weighted"}
+    assert all(np.isfinite(value) for value in metrics.values())
+    assert metrics == gm.network_metrics(w, seed=1, nulls=NullCache(), binary_nulls=20, weighted_nulls=10)
+    thresholded = gm.network_metrics(w, seed=1, nulls=cache, binary_nulls=20, weighted_nulls=10,
+                                     binary_keep_fraction=0.2)
+    assert thresholded["density"] == pytest.approx(0.2, abs=1e-3)
+    assert thresholded["small_worldness"] != metrics["small_worldness"] == 1.0
+
+
+def test_empty_graph_has_no_modularity():
+    with pytest.raises(ValueError, match="without edges"):
+        gm.modularity(np.zeros((4, 4)))
