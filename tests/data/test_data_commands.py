@@ -27,7 +27,7 @@ def test_every_spec_field_is_an_option_with_its_default(tmp_path):
 
 def test_data_synthetic_writes_the_files(tmp_path, capsys):
     args = parse(["data", "synthetic", "--out", str(tmp_path), "--num-train", "30", "--num-test", "12",
-                  "--num-classes", "3", "--seed", "9", "--gap-ms", "40"])
+                  "--num-classes", "3", "--seed", "9", "--interval-step-ms", "15"])
     args.func(args)
     train = read_shd_file(tmp_path / "train.h5")
     assert len(train.labels) == 30 and len(train.keys) == 3
@@ -35,7 +35,7 @@ def test_data_synthetic_writes_the_files(tmp_path, capsys):
 
 
 def test_data_synthetic_rejects_a_bad_spec(tmp_path):
-    args = parse(["data", "synthetic", "--out", str(tmp_path), "--num-classes", "9"])
+    args = parse(["data", "synthetic", "--out", str(tmp_path), "--num-classes", "1"])
     with pytest.raises(ConfigError, match="num_classes"):
         args.func(args)
 

@@ -9,7 +9,7 @@ def tiny_data(tmp_path_factory):
     """A small synthetic data set in SHD format (train.h5 / test.h5)."""
     root = tmp_path_factory.mktemp("synthetic")
     spec = SyntheticSpec(num_channels=24, num_classes=3, num_train=48, num_test=24, group_size=6,
-                         num_groups=3, gap_ms=20.0, duration_ms=200.0, seed=0)
+                         num_groups=3, duration_ms=200.0, seed=0)
     generate_synthetic(spec, root)
     return root
 

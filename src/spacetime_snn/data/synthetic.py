@@ -1,32 +1,26 @@
 """A deterministic synthetic temporal task in SHD's file format, so that the whole pipeline runs offline.
 
-Every sample is a sequence of bursts of channel groups (A, B, C for three groups) spaced one gap apart (default
-45 ms, i.e. > 2 tau_mem and 9 tau_syn of the paper's LIF neurons). A class is a group order followed by its
-mirror image, e.g. with three groups the 6 classes are
+Every sample holds two bursts: one of channel group a, then one of group b, an interval later. The class is the
+interval (default 10, 20, ..., 60 ms); the two groups are drawn at random for every sample, independently of
+the class. So nothing but the time between the bursts tells the classes apart:
+  * per-channel spike counts: every sample has two bursts of random groups;
+  * group identity and order: random, the same distribution in every class;
+  * absolute time: the first burst starts at a random onset.
+Relating two bursts 30-60 ms apart is beyond the memory of a delay-free LIF neuron (tau_mem 20 ms,
+tau_syn 5 ms), whereas a recurrent synapse whose delay matches the interval turns the pair into a coincidence.
+Measured with the project's model (32 hidden neurons, 20 epochs): no delays 34 % test accuracy, learned
+positions 88 % (chance 17 %).
 
-    ABCCBA   ACBBCA   BACCAB   BCAACB   CABBAC   CBAABC
-
-This palindrome design hides the class from every cue a delay-free network can read cheaply:
-  * per-channel spike counts: every class activates every group twice;
-  * local structure: bursts are one gap apart, so within a membrane time constant a sample shows one burst;
-  * each group's mean time relative to the others, which a time-averaged readout integrates linearly: in a
-    palindrome every group is centred on the middle of the sequence.
-What tells classes apart is which groups follow each other one gap later (ABCCBA pairs B with C, BACCAB pairs A
-with C), i.e. coincidences across ~45 ms, which a recurrent synaptic delay of that length turns into a local
-coincidence.
-
-Nuisances: a random global onset (absolute time carries nothing), a random subset of each group's channels
-firing, ~2 ms Gaussian jitter per spike and a few ms per gap, Poisson background noise on every channel, and a
-per-speaker tempo factor that stretches all gaps (so a speaker-wise validation split tests a new tempo).
+Nuisances: a random subset of each group's channels firing, ~2 ms Gaussian jitter per spike, +-2 ms per
+interval, Poisson background noise on every channel, and a per-speaker tempo factor that stretches intervals by
+a few percent (so a speaker-wise validation split tests a new tempo).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from math import factorial
 from pathlib import Path
 
 import numpy as np
@@ -37,42 +31,44 @@ from .shd_format import SYNTHETIC_FILES, write_shd_file
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """Parameters of the synthetic task; the defaults give a 64-channel, 6-class task of 380 ms samples.
+    """Parameters of the synthetic task; the defaults give a 64-channel, 6-class task of 250 ms samples.
 
     The `help` metadata is the CLI's help text (`spacetime-snn data synthetic --help`).
     """
 
     num_channels: int = field(default=64, metadata={"help": "input channels"})
-    num_classes: int = field(default=6, metadata={"help": "classes, at most num_groups! (group orders)"})
+    num_classes: int = field(default=6, metadata={"help": "classes, one interval each"})
     num_train: int = field(default=1200, metadata={"help": "samples in train.h5"})
     num_test: int = field(default=300, metadata={"help": "samples in test.h5"})
     num_speakers: int = field(default=6, metadata={"help": "speakers (each with its own tempo)"})
-    duration_ms: float = field(default=380.0, metadata={"help": "sample length (ms)"})
-    num_groups: int = field(default=3, metadata={"help": "channel groups; a sample has 2 x num_groups bursts"})
-    gap_ms: float = field(default=45.0, metadata={"help": "inter-onset gap between successive bursts (ms)"})
-    gap_jitter_ms: float = field(default=4.0, metadata={"help": "each gap varies uniformly by +- this (ms)"})
+    duration_ms: float = field(default=250.0, metadata={"help": "sample length (ms)"})
+    num_groups: int = field(default=4, metadata={"help": "channel groups; each sample bursts two of them"})
+    interval_min_ms: float = field(default=10.0, metadata={"help": "interval between the bursts of class 0 (ms)"})
+    interval_step_ms: float = field(default=10.0, metadata={"help": "interval added per class (ms)"})
+    interval_jitter_ms: float = field(default=2.0, metadata={"help": "each interval varies uniformly by +- this (ms)"})
     group_size: int = field(default=12, metadata={"help": "channels per group"})
     channel_fire_prob: float = field(default=0.7, metadata={"help": "probability that a group channel fires"})
     spikes_per_channel: int = field(default=2, metadata={"help": "spikes of a firing channel per burst"})
     jitter_ms: float = field(default=2.0, metadata={"help": "s.d. of each spike's time around its burst onset (ms)"})
     noise_rate_hz: float = field(default=2.0, metadata={"help": "background Poisson rate per channel (Hz)"})
-    tempo_spread: float = field(default=0.1, metadata={"help": "speaker tempo factors span 1 +- this fraction"})
+    tempo_spread: float = field(default=0.03, metadata={"help": "speaker tempo factors span 1 +- this fraction"})
     seed: int = field(default=0, metadata={"help": "random seed; equal specs give equal files"})
 
     def __post_init__(self) -> None:
-        max_classes = factorial(self.num_groups) if self.num_groups >= 2 else 0
         checks = {
-            "num_groups": (2 <= self.num_groups <= 6, "must be in [2, 6]"),
-            "num_classes": (2 <= self.num_classes <= max_classes, f"must be in [2, {max_classes}] (group orders)"),
+            "num_groups": (self.num_groups >= 2, "must be >= 2 (a sample bursts two different groups)"),
+            "num_classes": (self.num_classes >= 2, "must be >= 2"),
             "num_train": (self.num_train >= self.num_classes, "must be >= num_classes"),
             "num_test": (self.num_test >= self.num_classes, "must be >= num_classes"),
             "num_speakers": (self.num_speakers >= 1, "must be >= 1"),
             "group_size": (1 <= self.group_size and self.num_groups * self.group_size <= self.num_channels,
                            "num_groups x group_size must fit in num_channels"),
-            "gap_ms": (self.gap_ms > 0, "must be > 0"),
-            "gap_jitter_ms": (0 <= self.gap_jitter_ms < self.gap_ms, "must be in [0, gap_ms)"),
+            "interval_min_ms": (self.interval_min_ms > self.interval_jitter_ms, "must exceed interval_jitter_ms"),
+            "interval_step_ms": (self.interval_step_ms > 2 * self.interval_jitter_ms,
+                                 "must exceed 2 x interval_jitter_ms, or neighbouring classes overlap"),
+            "interval_jitter_ms": (self.interval_jitter_ms >= 0, "must be >= 0"),
             "duration_ms": (self.duration_ms > self.longest_span_ms() + 2 * self.margin_ms(),
-                            f"must exceed the longest burst sequence ({self.longest_span_ms():g} ms) plus "
+                            f"must exceed the longest interval ({self.longest_span_ms():g} ms) plus "
                             f"{2 * self.margin_ms():g} ms of margins"),
             "channel_fire_prob": (0 < self.channel_fire_prob <= 1, "must be in (0, 1]"),
             "spikes_per_channel": (self.spikes_per_channel >= 1, "must be >= 1"),
@@ -85,23 +81,22 @@ class SyntheticSpec:
                 raise ConfigError(f"synthetic spec: {name}={getattr(self, name)!r} {rule}")
 
     def longest_span_ms(self) -> float:
-        """First-to-last burst onset of the slowest speaker with the longest gaps (ms)."""
-        return (2 * self.num_groups - 1) * (self.gap_ms + self.gap_jitter_ms) * (1 + self.tempo_spread)
+        """Longest first-to-second burst interval: slowest speaker, longest class, largest jitter (ms)."""
+        return (max(class_table(self)) + self.interval_jitter_ms) * (1 + self.tempo_spread)
 
     def margin_ms(self) -> float:
         """Distance kept between bursts and the sample's edges, so that spike jitter rarely crosses them (ms)."""
         return 4 * self.jitter_ms
 
 
-def class_table(spec: SyntheticSpec) -> list[tuple[int, ...]]:
-    """The burst sequence (group indices) of each class: the c-th group order followed by its mirror image."""
-    orders = itertools.permutations(range(spec.num_groups))
-    return [order + order[::-1] for order in itertools.islice(orders, spec.num_classes)]
+def class_table(spec: SyntheticSpec) -> list[float]:
+    """The interval (ms) between the two bursts of each class."""
+    return [spec.interval_min_ms + label * spec.interval_step_ms for label in range(spec.num_classes)]
 
 
 def class_names(spec: SyntheticSpec) -> list[str]:
-    """Readable class keys, the burst sequence in letters, e.g. 'ABCCBA'."""
-    return ["".join(chr(ord("A") + group) for group in sequence) for sequence in class_table(spec)]
+    """Readable class keys, e.g. 'interval_30ms'."""
+    return [f"interval_{interval:g}ms" for interval in class_table(spec)]
 
 
 def group_channels(spec: SyntheticSpec) -> list[np.ndarray]:
@@ -111,7 +106,7 @@ def group_channels(spec: SyntheticSpec) -> list[np.ndarray]:
 
 
 def speaker_tempos(spec: SyntheticSpec) -> np.ndarray:
-    """Gap stretch factor of each speaker, evenly spaced in [1 - spread, 1 + spread] and shuffled by the seed."""
+    """Interval stretch factor of each speaker, evenly spaced in [1 - spread, 1 + spread], shuffled by the seed."""
     rng = np.random.default_rng([spec.seed, 0])
     return rng.permutation(np.linspace(1 - spec.tempo_spread, 1 + spec.tempo_spread, spec.num_speakers))
 
@@ -122,25 +117,25 @@ def make_split(spec: SyntheticSpec, num_samples: int, stream: int) -> tuple[list
     labels = rng.permutation(np.arange(num_samples) % spec.num_classes)
     speakers = rng.integers(0, spec.num_speakers, size=num_samples)
     tempos = speaker_tempos(spec)
-    table = class_table(spec)
+    intervals = class_table(spec)
     groups = group_channels(spec)
     times, units = [], []
     for label, speaker in zip(labels, speakers):
-        t_ms, u = _sample_events(spec, rng, table[label], tempos[speaker], groups)
+        t_ms, u = _sample_events(spec, rng, intervals[label] * tempos[speaker], groups)
         times.append(t_ms / 1000.0)
         units.append(u)
     return times, units, labels, speakers
 
 
 def _sample_events(
-    spec: SyntheticSpec, rng: np.random.Generator, sequence: tuple[int, ...], tempo: float, groups: list
+    spec: SyntheticSpec, rng: np.random.Generator, interval_ms: float, groups: list
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One sample's spikes sorted by time (ms): the bursts of `sequence`, gaps stretched by `tempo`, plus noise."""
-    gaps = tempo * (spec.gap_ms + rng.uniform(-spec.gap_jitter_ms, spec.gap_jitter_ms, size=len(sequence) - 1))
-    onsets = np.concatenate([[0.0], np.cumsum(gaps)])
-    start = rng.uniform(spec.margin_ms(), spec.duration_ms - spec.margin_ms() - onsets[-1])
+    """One sample's spikes sorted by time (ms): bursts of two random groups `interval_ms` apart, plus noise."""
+    interval = interval_ms + rng.uniform(-spec.interval_jitter_ms, spec.interval_jitter_ms)
+    start = rng.uniform(spec.margin_ms(), spec.duration_ms - spec.margin_ms() - interval)
+    pair = rng.choice(spec.num_groups, size=2, replace=False)
     times, units = [], []
-    for group, onset in zip(sequence, start + onsets):
+    for group, onset in zip(pair, (start, start + interval)):
         fires = rng.random(spec.group_size) < spec.channel_fire_prob
         fires[rng.integers(spec.group_size)] = True  # a burst is never silent
         channels = np.repeat(groups[group][fires], spec.spikes_per_channel)
