@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from threadpoolctl import threadpool_limits
+
 from .errors import SpacetimeError
 
 # Each area of the package registers its own sub-commands; a module missing here is a bug, not an option.
@@ -27,8 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # BLAS threads: a command's --threads, else 1. The analysis works on small matrices, where threads that
+    # compete with other jobs for the cores make numpy 5-100x slower (measured in benchmarks/metrics_benchmark.py).
+    threads = getattr(args, "threads", None)
     try:
-        args.func(args)
+        with threadpool_limits(limits=threads or 1, user_api="blas"):
+            args.func(args)
     except SpacetimeError as error:
         print(f"spacetime-snn {args.command}: error: {error}", file=sys.stderr)
         return 2
