@@ -10,25 +10,29 @@ from threadpoolctl import threadpool_limits
 
 from .errors import SpacetimeError
 
-# Each area of the package registers its own sub-commands; a module missing here is a bug, not an option.
-_COMMAND_MODULES = (
-    "spacetime_snn.data.commands",
-    "spacetime_snn.training.commands",
-    "spacetime_snn.analysis.commands",
-    "spacetime_snn.figures.commands",
-)
+# Each area of the package registers its own sub-commands. Only the module owning the requested command is
+# imported: the areas pull in torch, scipy or seaborn, and a pipeline makes hundreds of short CLI calls.
+_COMMAND_MODULES = {
+    "spacetime_snn.data.commands": ("data",),
+    "spacetime_snn.training.commands": ("train", "prune"),
+    "spacetime_snn.analysis.commands": ("metrics", "inputmaps", "networkdata"),
+    "spacetime_snn.figures.commands": ("aggregate", "figure", "table"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for every sub-command, or only for `command`'s module when it is a known command."""
     parser = argparse.ArgumentParser(prog="spacetime-snn", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in _COMMAND_MODULES:
+    owners = [name for name, commands in _COMMAND_MODULES.items() if command in commands] or list(_COMMAND_MODULES)
+    for name in owners:
         importlib.import_module(name).register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv[0] if argv else None).parse_args(argv)
     # BLAS threads: a command's --threads, else 1. The analysis works on small matrices, where threads that
     # compete with other jobs for the cores make numpy 5-100x slower (measured in benchmarks/metrics_benchmark.py).
     threads = getattr(args, "threads", None)

@@ -15,14 +15,16 @@ from ..io_utils import atomic_path
 
 
 def _read_settings(text: str) -> dict:
-    """Settings as a JSON string, or @path to a JSON/YAML file."""
+    """Settings as a JSON string, or @path to a JSON or YAML file."""
     if text.startswith("@"):
-        import yaml
-
         path = Path(text[1:])
         if not path.exists():
             raise ConfigError(f"settings file {path} does not exist")
-        return yaml.safe_load(path.read_text()) or {}
+        if path.suffix != ".json":
+            import yaml
+
+            return yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()  # JSON proper: YAML 1.1 would read 1e-09 as a string
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

@@ -1,0 +1,474 @@
+"""The study plan: a study config (config.yaml) -> the runs to train, each run's settings, the CLI options.
+
+The Snakemake workflow calls these functions from `workflow/rules/common.smk`, so the rules stay declarations
+and the logic is unit-tested (tests/pipeline/test_pipeline_study.py). Everything here is pure: plain dicts in,
+plain data out; the only file access is `load_yaml` and `write_settings`.
+
+Vocabulary:
+- a *condition* is a named set of overrides of the `model` / `train` defaults (it may `extends` another one);
+- a *grid* (`main`, `architecture`) crosses conditions x hidden sizes x seeds;
+- a *run* is one (condition, hidden, seed); a run in both grids is trained once.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .errors import ConfigError
+from .io_utils import atomic_path
+
+GRIDS = ("main", "architecture")
+
+# Paths relative to the working directory (docs/architecture.md).
+RESULTS_DIR = "results/{study}"
+RUN_DIR = "results/{study}/runs/{condition}/h{hidden}/s{seed}"
+
+# Which CLI command writes which per-run table (into <run dir>/analysis/<table>.csv).
+PRODUCER_TABLES: dict[str, tuple[str, ...]] = {
+    "metrics": ("training_dynamics", "final_metrics", "delay_histogram", "pruned_graph"),
+    "prune": ("pruning",),
+    "networkdata": ("network_nodes", "network_edges"),
+    "inputmaps": ("input_maps", "input_maps_time", "input_raster", "ridge"),
+}
+TABLE_PRODUCER = {table: producer for producer, tables in PRODUCER_TABLES.items() for table in tables}
+# `accuracy` is aggregated from every run's summary.json rather than from a per-run table.
+AGGREGATED_TABLES = ("accuracy", *TABLE_PRODUCER)
+
+# The aggregated tables each figure draws, and the grid whose conditions it shows.
+FIGURE_TABLES: dict[str, tuple[str, ...]] = {
+    "fig1": ("input_raster", "input_maps", "input_maps_time", "ridge"),
+    "fig2": ("network_nodes", "network_edges", "training_dynamics"),
+    "fig3": ("pruning", "delay_histogram", "pruned_graph"),
+    "fig4": ("accuracy",),
+}
+FIGURE_GRID = {"fig1": "main", "fig2": "main", "fig3": "main", "fig4": "architecture"}
+
+_DATA_FILES = {"shd": ("shd_train.h5", "shd_test.h5"), "synthetic": ("train.h5", "test.h5")}
+# Keys of the config's `data` section that say how the data are made, not how a run reads them.
+_DATA_SOURCE_KEYS = ("synthetic",)
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Run:
+    """One training run; its identifiers are also its directory (RUN_DIR)."""
+
+    condition: str
+    hidden: int
+    seed: int
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Validation
+
+
+def load_yaml(path: str | Path) -> Any:
+    import yaml
+
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def check_config(config: Mapping[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate a study config against the JSON schema, then what the schema cannot express (cross-references,
+    `extends` chains, the run settings each condition produces, the synthetic-data spec).
+
+    Returns a deep copy with the schema's defaults filled in; `config` itself is not modified.
+    Raises ConfigError listing every problem, each naming the key, the offending value and what is allowed.
+    """
+    from jsonschema import Draft202012Validator
+
+    filled = copy.deepcopy(dict(config))
+    validator = _with_defaults(Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: [str(p) for p in e.absolute_path])
+    problems = list(dict.fromkeys(_describe_schema_error(error) for error in errors))
+    if not problems:
+        problems = _cross_reference_problems(filled)
+    if problems:
+        raise ConfigError(
+            "invalid study config:\n" + "\n".join(f"  - {p}" for p in problems)
+            + "\n(every key with its range and default: workflow/schemas/config.schema.yaml)"
+        )
+    return filled
+
+
+def _with_defaults(validator_class):
+    """A validator class that fills in the `default`s of properties while it validates, as
+    snakemake.utils.validate does, so the cross-reference checks see the config the workflow will see."""
+    from jsonschema import validators
+
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _key(path: Iterable[Any]) -> str:
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    return key or "<top level>"
+
+
+def _describe_schema_error(error) -> str:
+    """One line: the key, what is wrong with its value, what is allowed (and what the key means)."""
+    key, schema, value, kind = _key(error.absolute_path), error.schema, error.instance, error.validator
+    meaning = f" ({schema['description'].strip()})" if schema.get("description") else ""
+    if kind == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        lines = []
+        for name in sorted(set(value) - set(allowed)):
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            where = f"{key}.{name}" if error.absolute_path else name
+            lines.append(f"unknown key '{where}'{hint}; allowed keys here: {', '.join(allowed)}")
+        return "\n  - ".join(lines)
+    if kind == "enum":
+        return f"'{key}': {value!r} is not allowed; allowed values: {', '.join(map(str, schema['enum']))}{meaning}"
+    if kind in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        return f"'{key}': {value!r} is out of range; allowed: {_range(schema)}{meaning}"
+    if kind == "type":
+        expected = schema["type"] if isinstance(schema["type"], str) else " or ".join(schema["type"])
+        message = f"'{key}': {value!r} is a {_type_name(value)}, expected {expected}{meaning}"
+        if isinstance(value, str) and _is_number_text(value):
+            message += f"; YAML reads {value!r} as text: write it with a decimal point, e.g. {_yaml_float(value)}"
+        return message
+    if kind == "minItems":
+        return f"'{key}': {value!r} is too short; give at least {schema['minItems']} item(s){meaning}"
+    if kind == "uniqueItems":
+        return f"'{key}': {value!r} repeats an item; each may appear once{meaning}"
+    if kind == "pattern" and "propertyNames" in error.schema_path:
+        return f"'{key}': the name {value!r} is not allowed; names must match {schema['pattern']}{meaning}"
+    if kind == "pattern":
+        return f"'{key}': {value!r} does not match {schema['pattern']}{meaning}"
+    return f"'{key}': {error.message}{meaning}"
+
+
+def _range(schema: Mapping[str, Any]) -> str:
+    symbols = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    bounds = [f"{symbol} {schema[kind]}" for kind, symbol in symbols.items() if kind in schema]
+    noun = "integer" if schema.get("type") == "integer" else "number"
+    return f"{noun} " + " and ".join(bounds)
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "mapping", list: "list", str: "string", bool: "boolean", type(None): "null (empty)"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _is_number_text(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _yaml_float(text: str) -> str:
+    mantissa, _, exponent = text.lower().partition("e")
+    mantissa = mantissa if "." in mantissa else f"{mantissa}.0"
+    return f"{mantissa}e{exponent}" if exponent else mantissa
+
+
+def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot check: names referring to other entries, subsets of the main grid, `extends`
+    chains, and that every trained condition gives run settings `spacetime-snn train` accepts."""
+    conditions = config["conditions"]
+    defined = ", ".join(sorted(conditions))
+
+    def unknown(key: str, name: str) -> str:
+        return f"'{key}': unknown condition {name!r}; defined conditions: {defined}"
+
+    problems = [unknown(f"conditions.{name}.extends", c["extends"])
+                for name, c in conditions.items() if c.get("extends") is not None and c["extends"] not in conditions]
+    if problems:
+        return problems
+    for name in conditions:
+        try:
+            _extends_chain(conditions, name)
+        except ConfigError as error:
+            problems.append(str(error))
+    for grid in GRIDS:
+        problems += [unknown(f"{grid}.conditions[{i}]", name)
+                     for i, name in enumerate(config[grid]["conditions"]) if name not in conditions]
+    problems += [unknown(f"figures.labels.{name}", name) for name in config["figures"]["labels"]
+                 if name not in conditions]
+    if problems:
+        return problems
+
+    main = config["main"]
+
+    def main_spatial(key: str, name: str) -> str | None:
+        if name not in main["conditions"]:
+            return f"'{key}': {name!r} is not a condition of the main grid ({', '.join(main['conditions'])})"
+        if resolve_condition(config, name)["model"].get("delay_mode", config["model"]["delay_mode"]) != "spatial":
+            return f"'{key}': {name!r} has no neuron positions (its delay_mode is not 'spatial')"
+        return None
+
+    inputmaps, figures = config["analysis"]["inputmaps"], config["figures"]
+    checks = [main_spatial(f"analysis.inputmaps.conditions[{i}]", name)
+              for i, name in enumerate(inputmaps["conditions"])]
+    checks += [main_spatial(f"figures.fig2.{panel}", figures["fig2"][panel]) for panel in ("without_cost", "with_cost")]
+    if figures["fig1"]["condition"] not in inputmaps["conditions"]:
+        checks.append(f"'figures.fig1.condition': {figures['fig1']['condition']!r} is not mapped; allowed: one of "
+                      f"analysis.inputmaps.conditions ({', '.join(inputmaps['conditions'])})")
+    checks += [f"'analysis.inputmaps.seeds[{i}]': {seed} is not a seed of the main grid "
+               f"({', '.join(map(str, main['seeds']))})"
+               for i, seed in enumerate(inputmaps["seeds"] or []) if seed not in main["seeds"]]
+    mapped_seeds = inputmaps["seeds"] or main["seeds"]
+    if figures["seed"] not in main["seeds"] or figures["seed"] not in mapped_seeds:
+        checks.append(f"'figures.seed': {figures['seed']} must be a seed of the main grid and of "
+                      f"analysis.inputmaps.seeds; allowed: {', '.join(map(str, mapped_seeds))}")
+    problems = [problem for problem in checks if problem]
+    return problems + _settings_problems(config)
+
+
+def _settings_problems(config: Mapping[str, Any]) -> list[str]:
+    """Build every trained condition's run settings (and the synthetic-data spec) with the very code that
+    `spacetime-snn train` (and `data synthetic`) will use, so a rejected value fails now, not hours later."""
+    from .config import settings_from_dict
+
+    problems = []
+    for grid in GRIDS:
+        hidden = config[grid]["hidden"]
+        hidden = hidden[0] if isinstance(hidden, list) else hidden
+        for name in config[grid]["conditions"]:
+            try:
+                settings_from_dict(run_settings(config, name, hidden, config[grid]["seeds"][0]))
+            except ConfigError as error:
+                problems.append(f"condition {name!r}: {error}")
+    if config["data"]["source"] == "synthetic":
+        from .data.synthetic import SyntheticSpec
+
+        try:
+            SyntheticSpec(**config["data"]["synthetic"])
+        except ConfigError as error:
+            problems.append(f"'data.synthetic': {error}")
+    return list(dict.fromkeys(problems))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Conditions, runs and run settings
+
+
+def _extends_chain(conditions: Mapping[str, Any], name: str) -> list[str]:
+    """[name, parent, grandparent, ...]; ConfigError on an unknown name or a cycle."""
+    chain = [name]
+    while True:
+        if chain[-1] not in conditions:
+            raise ConfigError(f"unknown condition {chain[-1]!r}; defined conditions: {', '.join(sorted(conditions))}")
+        parent = conditions[chain[-1]].get("extends")
+        if parent is None:
+            return chain
+        if parent in chain:
+            raise ConfigError(f"'conditions.{name}.extends': {' -> '.join([*chain, parent])} is a cycle")
+        chain.append(parent)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `base` with `override` applied recursively: mappings merge, anything else (lists too) replaces.
+    The same rule Snakemake applies to `--configfile` over config.yaml."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def resolve_condition(config: Mapping[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    """The `model` and `train` overrides of a condition after following its `extends` chain (the child wins)."""
+    conditions = config["conditions"]
+    resolved: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
+    for ancestor in reversed(_extends_chain(conditions, name)):
+        for section in resolved:
+            resolved[section] = deep_merge(resolved[section], conditions[ancestor].get(section, {}))
+    return resolved
+
+
+def run_settings(config: Mapping[str, Any], condition: str, hidden: int, seed: int) -> dict[str, Any]:
+    """The settings `spacetime-snn train --settings` reads (docs/architecture.md, "Run settings"):
+    the defaults, then the condition's overrides, then the grid's hidden size and seed."""
+    overrides = resolve_condition(config, condition)
+    data = {key: copy.deepcopy(value) for key, value in config["data"].items() if key not in _DATA_SOURCE_KEYS}
+    model = {**deep_merge(config["model"], overrides["model"]), "hidden": int(hidden)}
+    train = deep_merge(config["train"], overrides["train"])
+    identifiers = {"study": config["study"], "condition": condition, "hidden": int(hidden), "seed": int(seed)}
+    return {"data": data, "model": model, "train": train, "seed": int(seed), "run": identifiers}
+
+
+def grid_runs(config: Mapping[str, Any], grid: str) -> list[Run]:
+    """The runs of one grid, in config order (conditions, then sizes, then seeds)."""
+    spec = config[grid]
+    sizes = spec["hidden"] if isinstance(spec["hidden"], list) else [spec["hidden"]]
+    return [Run(c, int(h), int(s)) for c in spec["conditions"] for h in sizes for s in spec["seeds"]]
+
+
+def all_runs(config: Mapping[str, Any]) -> list[Run]:
+    """Every run of the study, once, even when both grids contain it."""
+    return list(dict.fromkeys(run for grid in GRIDS for run in grid_runs(config, grid)))
+
+
+def producer_runs(config: Mapping[str, Any], producer: str) -> list[Run]:
+    """The runs whose tables from `producer` (a key of PRODUCER_TABLES) enter the aggregated CSVs: every main-grid
+    run for metrics and pruning; the mapped runs for input maps; the two example networks of Fig. 2A/B."""
+    if producer not in PRODUCER_TABLES:
+        raise ValueError(f"unknown producer {producer!r}; known: {', '.join(PRODUCER_TABLES)}")
+    main = grid_runs(config, "main")
+    if producer == "inputmaps":
+        mapped = config["analysis"]["inputmaps"]
+        seeds = mapped["seeds"] or config["main"]["seeds"]
+        return [run for run in main if run.condition in mapped["conditions"] and run.seed in seeds]
+    if producer == "networkdata":
+        figures = config["figures"]
+        drawn = (figures["fig2"]["without_cost"], figures["fig2"]["with_cost"])
+        return [run for run in main if run.condition in drawn and run.seed == figures["seed"]]
+    return main
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Paths and targets
+
+
+def results_dir(config: Mapping[str, Any]) -> str:
+    return RESULTS_DIR.format(study=config["study"])
+
+
+def run_dir(config: Mapping[str, Any], condition: Any, hidden: Any, seed: Any) -> str:
+    """A run's directory; give "{condition}", "{hidden}", "{seed}" to get the wildcard pattern of the rules."""
+    return RUN_DIR.format(study=config["study"], condition=condition, hidden=hidden, seed=seed)
+
+
+def _run_path(config: Mapping[str, Any], run: Run) -> str:
+    return run_dir(config, run.condition, run.hidden, run.seed)
+
+
+def aggregated_path(config: Mapping[str, Any], table: str) -> str:
+    return f"{results_dir(config)}/aggregated/{table}.csv"
+
+
+def table_inputs(config: Mapping[str, Any], table: str) -> list[str]:
+    """The per-run files concatenated into results/<study>/aggregated/<table>.csv."""
+    if table == "accuracy":
+        return [f"{_run_path(config, run)}/summary.json" for run in all_runs(config)]
+    if table not in TABLE_PRODUCER:
+        raise ValueError(f"unknown table {table!r}; known: {', '.join(AGGREGATED_TABLES)}")
+    return [f"{_run_path(config, run)}/analysis/{table}.csv" for run in producer_runs(config, TABLE_PRODUCER[table])]
+
+
+def figure_inputs(config: Mapping[str, Any], figure: str) -> list[str]:
+    """The aggregated CSVs a figure draws and nothing else, so building one figure runs only what it needs."""
+    return [aggregated_path(config, table) for table in FIGURE_TABLES[figure]]
+
+
+def data_files(root: str, source: str) -> dict[str, str]:
+    """The HDF5 files `spacetime-snn data <source>` writes into `root`: {"train": path, "test": path}."""
+    train, test = _DATA_FILES[source]
+    root = str(root).rstrip("/")
+    return {"train": f"{root}/{train}", "test": f"{root}/{test}"}
+
+
+def final_targets(config: Mapping[str, Any]) -> list[str]:
+    """What `snakemake` builds by default: every aggregated CSV, every figure (PDF + PNG) and Table 1."""
+    results = results_dir(config)
+    return [
+        *(aggregated_path(config, table) for table in AGGREGATED_TABLES),
+        *(f"{results}/figures/{fig}.{ext}" for fig in FIGURE_TABLES for ext in ("pdf", "png")),
+        f"{results}/tables/table1.csv",
+        f"{results}/tables/table1.md",
+    ]
+
+
+def regex_alternatives(names: Iterable[str]) -> str:
+    """A regex matching exactly one of `names` (longest first, so that no name is matched cut short)."""
+    return "|".join(re.escape(name) for name in sorted(set(names), key=lambda n: (-len(n), n)))
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Command-line options of the rules' CLI calls
+
+
+def options(values: Mapping[str, Any]) -> list[str]:
+    """{"binary_nulls": 100, "prune_fractions": [0.1, 0.2], "x": None} -> ["--binary-nulls", "100",
+    "--prune-fractions", "0.1", "0.2"]: a None value leaves its option out (the CLI default applies)."""
+    tokens: list[str] = []
+    for name, value in values.items():
+        if value is None:
+            continue
+        tokens.append("--" + name.replace("_", "-"))
+        tokens += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
+    return tokens
+
+
+def synthetic_options(config: Mapping[str, Any]) -> list[str]:
+    """Options of `spacetime-snn data synthetic` (config data.synthetic)."""
+    return options(config["data"]["synthetic"])
+
+
+def metrics_options(config: Mapping[str, Any]) -> list[str]:
+    """Options of `spacetime-snn metrics` (config analysis; the pruned graphs use pruning.length_remove)."""
+    analysis = config["analysis"]
+    names = ("seed", "null_cache", "binary_nulls", "weighted_nulls", "binary_keep_fraction", "epoch_every",
+             "delay_bin_steps")
+    return options({**{name: analysis[name] for name in names},
+                    "prune_fractions": config["pruning"]["length_remove"]})
+
+
+def inputmaps_options(config: Mapping[str, Any]) -> list[str]:
+    """Options of `spacetime-snn inputmaps` (config analysis.inputmaps, minus the run selection)."""
+    mapped = config["analysis"]["inputmaps"]
+    return options({"seed": config["analysis"]["seed"],
+                    **{k: v for k, v in mapped.items() if k not in ("conditions", "seeds")}})
+
+
+def trained_conditions(config: Mapping[str, Any]) -> list[str]:
+    """Every trained condition in a fixed order (main grid, then architecture-only): the colour order."""
+    return list(dict.fromkeys([*config["main"]["conditions"], *config["architecture"]["conditions"]]))
+
+
+def labels(config: Mapping[str, Any]) -> dict[str, str]:
+    """Display label of every trained condition, in colour order; the name itself when none is configured."""
+    configured = config["figures"]["labels"]
+    return {name: configured.get(name, name) for name in trained_conditions(config)}
+
+
+def figure_options(config: Mapping[str, Any], figure: str) -> list[str]:
+    """Options of `spacetime-snn figure <figN>`: the full label mapping (one colour per condition across figures),
+    the conditions of the figure's grid, and the figure's example run / hidden size."""
+    figures, main = config["figures"], config["main"]
+    values: dict[str, Any] = {"labels": json.dumps(labels(config), ensure_ascii=False),
+                              "show": config[FIGURE_GRID[figure]]["conditions"],
+                              "dt_ms": config["data"]["dt_ms"]}
+    if figure in ("fig1", "fig2", "fig3"):
+        values["hidden"] = main["hidden"]
+    if figure in ("fig1", "fig2"):
+        values["seed"] = figures["seed"]
+    if figure == "fig1":
+        values["condition"] = figures["fig1"]["condition"]
+    if figure == "fig2":
+        values.update(figures["fig2"])
+    return options(values)
+
+
+def table_options(config: Mapping[str, Any]) -> list[str]:
+    """Options of `spacetime-snn table`: the labels select and order the rows."""
+    return options({"labels": json.dumps(labels(config), ensure_ascii=False)})
+
+
+def write_settings(path: str | Path, settings: Mapping[str, Any]) -> None:
+    """Write a run's settings JSON atomically, keys in the order of the contract (data, model, train, seed, run;
+    run = study, condition, hidden, seed), which consumers may carry into their CSV columns."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,250 @@
+"""spacetime_snn.study: the study config -> runs, run settings, CLI options (no Snakemake involved)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import pytest
+import yaml
+
+from spacetime_snn import study
+from spacetime_snn.config import settings_from_dict
+from spacetime_snn.errors import ConfigError
+from workflow_helpers import SCHEMA, grid, load_config
+
+STUDY_CONFIGS = ((), ("configs/demo.yaml",), ("configs/ci.yaml",))
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict:
+    return yaml.safe_load(SCHEMA.read_text())
+
+
+@pytest.fixture(scope="module")
+def config(schema) -> dict:
+    return study.check_config(load_config(), schema)
+
+
+def checked(schema, **changes) -> dict:
+    """config.yaml with nested `changes` ({"train": {"lr": -1}}) merged in, validated."""
+    return study.check_config(study.deep_merge(load_config(), changes), schema)
+
+
+def problems(schema, **changes) -> str:
+    with pytest.raises(ConfigError) as error:
+        checked(schema, **changes)
+    return str(error.value)
+
+
+@pytest.mark.parametrize("overrides", STUDY_CONFIGS, ids=["config", "demo", "ci"])
+def test_every_shipped_config_is_valid(schema, overrides) -> None:
+    raw = load_config(*overrides)
+    before = copy.deepcopy(raw)
+    filled = study.check_config(raw, schema)
+    assert raw == before, "check_config must not modify its argument"
+    assert filled["study"] == raw["study"]
+
+
+def test_the_schema_fills_defaults_of_a_minimal_config(schema) -> None:
+    full = load_config()
+    minimal = {key: full[key] for key in ("study", "conditions", "main", "architecture", "figures")}
+    filled = study.check_config(minimal, schema)
+    assert filled["train"]["epochs"] == 300 and filled["model"]["max_delay_steps"] == 62
+    assert filled["data"]["augment"] == {"shift_channels": 40, "blend_samples": 7644}
+    assert filled["resources"]["train"]["threads"] == 1 and filled["analysis"]["binary_nulls"] == 100
+
+
+def test_condition_overrides_get_no_defaults(config) -> None:
+    """A default filled into an override would silently reset what the condition inherits."""
+    assert config["conditions"]["spatial3d"] == {"extends": "spatial", "model": {"dims": 3}}
+
+
+def test_schema_defaults_agree_with_the_run_settings_dataclasses(schema) -> None:
+    from spacetime_snn.config import RunSettings
+
+    defaults = RunSettings().to_dict()
+    filled = study.check_config({key: load_config()[key] for key in
+                                 ("study", "conditions", "main", "architecture", "figures")}, schema)
+    for section in ("data", "model", "train"):
+        expected = {k: v for k, v in defaults[section].items() if k != "hidden"}
+        got = {k: v for k, v in filled[section].items() if k != "synthetic"}
+        assert got == expected, section
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"train": {"lrr": 0.1}}, "unknown key 'train.lrr' (did you mean 'lr'?); allowed keys here: batch_size,"),
+        ({"train": {"lr": -1.0}}, "'train.lr': -1.0 is out of range; allowed: number > 0"),
+        ({"model": {"dims": 0}}, "'model.dims': 0 is out of range; allowed: integer >= 1"),
+        ({"model": {"max_delay_steps": 0}}, "'model.max_delay_steps': 0 is out of range; allowed: integer >= 1"),
+        ({"main": {"seeds": []}}, "'main.seeds': [] is too short; give at least 1 item(s)"),
+        ({"model": {"delay_mode": "cubic"}},
+         "'model.delay_mode': 'cubic' is not allowed; allowed values: none, axonal, synaptic, spatial"),
+        ({"conditions": {"spatial": {"model": {"delay_interpolation": "nearest"}}}},
+         "'conditions.spatial.model.delay_interpolation': 'nearest' is not allowed; allowed values: linear, round"),
+        ({"conditions": {"odd": {"train": {"distance_cost": "1e-9"}}}},
+         "YAML reads '1e-9' as text: write it with a decimal point, e.g. 1.0e-9"),
+        ({"conditions": {"spatial": {"model": {"hidden": 64}}}}, "unknown key 'conditions.spatial.model.hidden'"),
+        ({"architecture": {"hidden": [32, 0]}}, "'architecture.hidden[1]': 0 is out of range; allowed: integer >= 1"),
+        ({"conditions": {"bad name": {}}}, "'conditions': the name 'bad name' is not allowed; names must match"),
+        ({"data": {"source": "mnist"}}, "'data.source': 'mnist' is not allowed; allowed values: shd, synthetic"),
+    ],
+)
+def test_schema_errors_name_the_key_and_what_is_allowed(schema, changes, expected) -> None:
+    assert expected in problems(schema, **changes)
+
+
+def test_every_schema_error_is_reported_at_once(schema) -> None:
+    message = problems(schema, train={"lr": -1.0, "epochs": 0}, model={"dims": 0})
+    assert message.count("\n  - ") == 3
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        ({"main": {"conditions": ["spatial", "nope"]}}, "'main.conditions[1]': unknown condition 'nope'"),
+        ({"conditions": {"loop_a": {"extends": "loop_b"}, "loop_b": {"extends": "loop_a"}}}, "is a cycle"),
+        ({"conditions": {"orphan": {"extends": "ghost"}}}, "'conditions.orphan.extends': unknown condition 'ghost'"),
+        ({"figures": {"labels": {"ghost": "Ghost"}}}, "'figures.labels.ghost': unknown condition 'ghost'"),
+        ({"analysis": {"inputmaps": {"conditions": ["synaptic"]}}},
+         "'analysis.inputmaps.conditions[0]': 'synaptic' has no neuron positions"),
+        ({"analysis": {"inputmaps": {"conditions": ["spatial3d"]}}},
+         "'analysis.inputmaps.conditions[0]': 'spatial3d' is not a condition of the main grid"),
+        ({"analysis": {"inputmaps": {"seeds": [99]}}}, "'analysis.inputmaps.seeds[0]': 99 is not a seed of the main"),
+        ({"figures": {"fig1": {"condition": "spatial_cost"}}, "analysis": {"inputmaps": {"conditions": ["spatial"]}}},
+         "'figures.fig1.condition': 'spatial_cost' is not mapped"),
+        ({"figures": {"fig2": {"with_cost": "synaptic"}}}, "'figures.fig2.with_cost': 'synaptic' has no neuron"),
+        ({"figures": {"seed": 42}}, "'figures.seed': 42 must be a seed of the main grid"),
+        ({"data": {"selection": "validation", "validation_fraction": 0.0}},
+         "condition 'synaptic': invalid value for 'data.validation_fraction': must be > 0"),
+        ({"data": {"source": "synthetic", "synthetic": {"num_classes": 50}}}, "'data.synthetic': synthetic spec"),
+    ],
+)
+def test_cross_references_are_checked(schema, changes, expected) -> None:
+    assert expected in problems(schema, **changes)
+
+
+def test_runs_shared_by_both_grids_are_trained_once(config) -> None:
+    runs = study.all_runs(config)
+    assert len(runs) == len(set(runs))
+    expected = grid(config, "main") | grid(config, "architecture")
+    assert {(r.condition, r.hidden, r.seed) for r in runs} == expected
+    assert len(runs) == 380  # 3 x 20 + 6 x 3 x 20 - (spatial, synaptic at 128) x 20
+
+
+def test_run_settings_follow_the_contract(config) -> None:
+    settings = study.run_settings(config, "spatial_cost", 64, 7)
+    assert set(settings) == {"data", "model", "train", "seed", "run"}
+    assert set(settings["data"]) == {"source", "root", "dt_ms", "max_time_ms", "validation_fraction", "selection",
+                                     "augment"}
+    assert settings["model"]["hidden"] == 64 and settings["model"]["delay_mode"] == "spatial"
+    assert settings["train"]["distance_cost"] == 1e-9
+    assert settings["seed"] == 7
+    assert settings["run"] == {"study": "shd", "condition": "spatial_cost", "hidden": 64, "seed": 7}
+    settings_from_dict(settings)  # what `spacetime-snn train` does with it
+
+
+def test_extends_applies_the_parent_first_and_the_child_wins(schema) -> None:
+    config = checked(schema, conditions={
+        "base": {"model": {"delay_mode": "spatial", "dims": 3}, "train": {"lr": 0.01}},
+        "child": {"extends": "base", "model": {"dims": 4}},
+    })
+    resolved = study.resolve_condition(config, "child")
+    assert resolved == {"model": {"delay_mode": "spatial", "dims": 4}, "train": {"lr": 0.01}}
+    assert study.run_settings(config, "child", 8, 0)["model"]["dims"] == 4
+    assert study.run_settings(config, "base", 8, 0)["model"]["dims"] == 3
+
+
+def test_every_condition_maps_to_its_delay_mode(config) -> None:
+    modes = {name: study.run_settings(config, name, 8, 0)["model"]["delay_mode"] for name in config["conditions"]}
+    assert modes["none"] == "none" and modes["axonal"] == "axonal" and modes["synaptic"] == "synaptic"
+    assert all(modes[name] == "spatial" for name in modes if name.startswith("spatial"))
+    sweep = sorted(study.run_settings(config, n, 8, 0)["train"]["distance_cost"]
+                   for n in config["conditions"] if n.startswith("spatial_cost_"))
+    assert sweep == [1e-10, 5e-10, 5e-9, 1e-8, 1e-7]
+
+
+def test_deep_merge_copies_and_replaces_lists() -> None:
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 1}
+    merged = study.deep_merge(base, {"a": {"c": [3]}, "e": 2})
+    assert merged == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}
+    merged["a"]["b"] = 99
+    assert base["a"]["b"] == 1
+
+
+def test_analyses_run_on_the_runs_their_figures_draw(config) -> None:
+    main = study.grid_runs(config, "main")
+    assert study.producer_runs(config, "metrics") == study.producer_runs(config, "prune") == main
+    mapped = study.producer_runs(config, "inputmaps")
+    assert {r.condition for r in mapped} == set(config["analysis"]["inputmaps"]["conditions"])
+    assert {r.seed for r in mapped} == set(config["main"]["seeds"])  # seeds: null = every main seed
+    drawn = study.producer_runs(config, "networkdata")
+    assert {(r.condition, r.seed) for r in drawn} == {("spatial", 0), ("spatial_cost", 0)}
+
+
+def test_figures_depend_only_on_their_tables(config) -> None:
+    assert study.figure_inputs(config, "fig3") == [
+        "results/shd/aggregated/pruning.csv", "results/shd/aggregated/delay_histogram.csv",
+        "results/shd/aggregated/pruned_graph.csv"]
+    drawn = {table for tables in study.FIGURE_TABLES.values() for table in tables}
+    assert drawn <= set(study.AGGREGATED_TABLES)
+    accuracy = study.table_inputs(config, "accuracy")
+    assert len(accuracy) == 380 and all(path.endswith("/summary.json") for path in accuracy)
+    pruning = study.table_inputs(config, "pruning")
+    assert pruning[0] == "results/shd/runs/synaptic/h128/s0/analysis/pruning.csv" and len(pruning) == 60
+
+
+def test_final_targets_cover_every_figure_table_and_aggregate(config) -> None:
+    targets = study.final_targets(config)
+    assert "results/shd/figures/fig4.png" in targets and "results/shd/tables/table1.md" in targets
+    assert sum("/aggregated/" in t for t in targets) == len(study.AGGREGATED_TABLES) == 12
+
+
+def test_wildcard_regex_matches_whole_names_only(config) -> None:
+    pattern = study.regex_alternatives(config["conditions"])
+    assert re.fullmatch(pattern, "spatial3d") and re.fullmatch(pattern, "spatial_cost_1e-10")
+    assert not re.fullmatch(pattern, "spatial3") and not re.fullmatch(pattern, "spatial/x")
+    match = re.match(f"runs/(?P<condition>{pattern})/h", "runs/spatial_cost_5e-10/h8")
+    assert match["condition"] == "spatial_cost_5e-10"
+
+
+def test_cli_options(config) -> None:
+    assert study.options({"binary_nulls": 3, "binary_keep_fraction": None, "prune_fractions": [0.0, 0.1]}) == [
+        "--binary-nulls", "3", "--prune-fractions", "0.0", "0.1"]
+    metrics = study.metrics_options(config)
+    assert metrics[metrics.index("--prune-fractions") + 1:][:2] == ["0.0", "0.05"]
+    assert "--binary-keep-fraction" not in metrics and "--null-cache" in metrics
+    inputmaps = study.inputmaps_options(config)
+    assert "--conditions" not in inputmaps and "--max-samples" not in inputmaps and "--window-steps" in inputmaps
+    fig2 = study.figure_options(config, "fig2")
+    assert fig2[fig2.index("--without-cost") + 1] == "spatial" and fig2[fig2.index("--with-cost") + 1] == "spatial_cost"
+    labels = json.loads(fig2[fig2.index("--labels") + 1])
+    assert list(labels)[:3] == ["synaptic", "spatial", "spatial_cost"]  # the same colour order in every figure
+    fig4 = study.figure_options(config, "fig4")
+    assert "--hidden" not in fig4 and "--seed" not in fig4
+    shown = fig4[fig4.index("--show") + 1: fig4.index("--show") + 7]
+    assert shown == config["architecture"]["conditions"]
+    assert study.synthetic_options(study.deep_merge(config, {"data": {"synthetic": {"num_train": 5}}})) == [
+        "--seed", "0", "--num-train", "5"]
+
+
+def test_data_files_per_source() -> None:
+    assert study.data_files("resources/shd/", "shd") == {
+        "train": "resources/shd/shd_train.h5", "test": "resources/shd/shd_test.h5"}
+    assert study.data_files("resources/x", "synthetic")["test"] == "resources/x/test.h5"
+
+
+def test_write_settings_is_deterministic_json(tmp_path, config) -> None:
+    settings = study.run_settings(config, "spatial", 16, 1)
+    path = tmp_path / "run" / "settings.json"
+    study.write_settings(path, settings)
+    first = path.read_bytes()
+    study.write_settings(path, settings)
+    assert path.read_bytes() == first
+    assert json.loads(first) == settings
+    assert list(json.loads(first)) == ["data", "model", "train", "seed", "run"]
+    assert list(json.loads(first)["run"]) == ["study", "condition", "hidden", "seed"]
+    assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary file left behind
