@@ -106,6 +106,10 @@ def test_cli_train_and_prune(tiny_settings, tmp_path):
     full = table.query("kind == 'magnitude' and fraction_removed == 0")["connections"].item()
     half = table.query("kind == 'magnitude' and fraction_removed == 0.5")["connections"].item()
     assert half == full // 2
+    unpruned = table.query("kind == 'magnitude' and fraction_removed == 0")["test_accuracy"].item()
+    length = table.query("kind == 'length'").set_index("fraction_removed")
+    assert length.loc[0.0, "test_accuracy"] == unpruned and length.loc[0.0, "connections"] == full
+    assert length.loc[0.3, "connections"] == full - round(0.3 * full)
     assert table["test_accuracy"].between(0, 1).all()
 
 

@@ -61,7 +61,7 @@ def _prune(args: argparse.Namespace) -> None:
     existing = network.w_rec != 0
     masks = [("magnitude", 1.0 - keep, magnitude_keep_mask(network.w_rec, keep)) for keep in args.magnitude_keep]
     if network.delays is not None:
-        masks += [("length", remove, length_remove_mask(network.delays, remove, existing=existing))
+        masks += [("length", remove, existing & ~length_remove_mask(network.delays, remove, existing=existing))
                   for remove in args.length_remove]
     rows = []
     for kind, removed, mask in masks:
