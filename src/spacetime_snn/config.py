@@ -137,9 +137,14 @@ def _is_int(value: Any) -> bool:
 
 
 def validate(settings: RunSettings) -> RunSettings:
-    """Reject values that would make a run meaningless, naming the key and the allowed range."""
+    """Reject values that would make a run meaningless, naming the key and the allowed range.
+
+    The same types and ranges as the study schema (workflow/schemas/config.schema.yaml), so that settings passed
+    to `spacetime-snn train` directly are held to what the workflow would accept.
+    """
     d, m, t = settings.data, settings.model, settings.train
     _check(d.source in ("shd", "synthetic"), "data.source", f"{d.source!r}; allowed: shd, synthetic")
+    _check(isinstance(d.root, str) and d.root != "", "data.root", f"{d.root!r}; must be a non-empty path (text)")
     _check(_is_number(d.dt_ms) and d.dt_ms > 0, "data.dt_ms", f"{d.dt_ms!r}; must be a number > 0 (ms)")
     _check(d.max_time_ms is None or (_is_number(d.max_time_ms) and d.max_time_ms > 0), "data.max_time_ms",
            f"{d.max_time_ms!r}; must be null or a number > 0 (ms)")
@@ -162,6 +167,15 @@ def validate(settings: RunSettings) -> RunSettings:
     for key in ("tau_mem_ms", "tau_syn_ms", "threshold", "surrogate_slope"):
         value = getattr(m, key)
         _check(_is_number(value) and value > 0, f"model.{key}", f"{value!r}; must be a number > 0")
+    for key in ("input_delays", "scale_input"):
+        value = getattr(m, key)
+        _check(isinstance(value, bool), f"model.{key}", f"{value!r}; must be true or false")
+    _check(_is_number(m.init.w_in_mean), "model.init.w_in_mean", f"{m.init.w_in_mean!r}; must be a finite number")
+    for key in ("w_in_std", "w_rec_std", "w_out_std"):
+        value = getattr(m.init, key)
+        _check(_is_number(value) and value >= 0, f"model.init.{key}", f"{value!r}; must be a number >= 0")
+    _check(_is_number(m.init.position_range) and m.init.position_range > 0, "model.init.position_range",
+           f"{m.init.position_range!r}; must be a number > 0")
     for key in ("epochs", "batch_size", "eval_batch_size"):
         value = getattr(t, key)
         _check(_is_int(value) and value >= 1, f"train.{key}", f"{value!r}; must be an integer >= 1")
@@ -174,7 +188,11 @@ def validate(settings: RunSettings) -> RunSettings:
         _check(_is_number(value) and value >= 0, f"train.{key}", f"{value!r}; must be a number >= 0")
     for key, value in dataclasses.asdict(t.spike_reg).items():
         _check(_is_number(value) and value >= 0, f"train.spike_reg.{key}", f"{value!r}; must be a number >= 0")
+    _check(isinstance(t.distance_cost_moves_positions, bool), "train.distance_cost_moves_positions",
+           f"{t.distance_cost_moves_positions!r}; must be true or false")
     _check(_is_int(settings.seed) and settings.seed >= 0, "seed", f"{settings.seed!r}; must be an integer >= 0")
+    _check(isinstance(settings.run, dict), "run",
+           f"{settings.run!r}; must be a mapping of identifiers (study, condition, hidden, seed)")
     return settings
 
 

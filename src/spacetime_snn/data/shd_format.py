@@ -144,7 +144,9 @@ def read_shd_file(
             labels = handle["labels"][()].astype(np.int64)
             speakers = handle["extra/speaker"][()].astype(np.int64)
             keys = tuple(key.decode() if isinstance(key, bytes) else str(key) for key in handle["extra/keys"][()])
-    except OSError as error:
+    except (OSError, RuntimeError, KeyError, ValueError) as error:
+        # A truncated file fails to open (OSError); damage inside the file surfaces from HDF5 as RuntimeError
+        # ("bad local heap signature"), KeyError ("bad object header version number") or ValueError.
         raise _defect(path, f"not a readable HDF5 file, truncated or corrupt ({error})") from error
     return _validated(path, times, units, labels, speakers, keys, num_channels, allow_empty_samples)
 

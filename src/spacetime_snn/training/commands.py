@@ -16,6 +16,7 @@ from ..io_utils import atomic_path
 
 def _read_settings(text: str) -> dict:
     """Settings as a JSON string, or @path to a JSON or YAML file."""
+    source = "--settings"
     if text.startswith("@"):
         path = Path(text[1:])
         if not path.exists():
@@ -23,12 +24,15 @@ def _read_settings(text: str) -> dict:
         if path.suffix != ".json":
             import yaml
 
-            return yaml.safe_load(path.read_text()) or {}
-        text = path.read_text()  # JSON proper: YAML 1.1 would read 1e-09 as a string
+            try:
+                return yaml.safe_load(path.read_text()) or {}
+            except yaml.YAMLError as error:
+                raise ConfigError(f"settings file {path} is not valid YAML ({error}); fix its syntax") from error
+        text, source = path.read_text(), f"settings file {path}"  # JSON proper: YAML 1.1 reads 1e-09 as text
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigError(f"--settings is not valid JSON ({error}); pass a JSON object or @file.yaml") from error
+        raise ConfigError(f"{source} is not valid JSON ({error}); pass a JSON object or @file.yaml") from error
 
 
 def _set_threads(threads: int | None) -> None:

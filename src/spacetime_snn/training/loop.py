@@ -50,10 +50,17 @@ def _snapshot(model: SpatialSNN) -> dict[str, np.ndarray]:
 
 def _check_finite(value: torch.Tensor, what: str, epoch: int, batch: int, run_dir: Path) -> None:
     if not torch.isfinite(value).all():
+        checkpoint, previous = run_dir / run_io.CHECKPOINT, run_dir / run_io.PREVIOUS_CHECKPOINT
+        if checkpoint.exists():  # written at the end of every epoch, so it holds epoch - 1
+            kept = f"its last good checkpoint ({checkpoint}, end of epoch {epoch - 1}) is kept for inspection"
+            restart = (f"delete {checkpoint} and {previous} (a rerun with the same settings resumes from them and "
+                       f"diverges again; with other settings it refuses them), then rerun")
+        else:
+            kept = "no checkpoint was written (it diverged in the first epoch)"
+            restart = "rerun"
         raise DivergenceError(
-            f"{what} became NaN/inf at epoch {epoch}, batch {batch}; the run stopped and its last good checkpoint "
-            f"({run_dir / run_io.CHECKPOINT}, end of epoch {epoch - 1}) is kept. Lower train.lr / train.delay_lr "
-            f"or the regulariser strengths and rerun; delete the checkpoint to start over.")
+            f"{what} became NaN/inf at epoch {epoch}, batch {batch}; the run stopped without writing its outputs "
+            f"and {kept}. Fix: lower train.lr / train.delay_lr or the regulariser strengths, {restart}.")
 
 
 class Trainer:
@@ -63,11 +70,11 @@ class Trainer:
                  cache_dir: str | Path | None = None, progress: bool | None = None, log=print):
         self.settings = settings
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         self.device = device or default_device()
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.log = log
         train_full, self.test_set = load_data(settings, cache_dir=cache_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # only once the data passed validation: bad data, no run
         if settings.data.selection == "validation":
             train_idx, val_idx = validation_split(train_full, settings.data.validation_fraction, settings.seed)
             self.train_set, self.val_set = train_full.subset(train_idx), train_full.subset(val_idx)
@@ -163,8 +170,10 @@ class Trainer:
     # ---- the run ----
     def run(self, on_epoch_end: EpochHook | None = None) -> dict[str, Any]:
         state, warnings = run_io.load_latest_checkpoint(self.run_dir)
+        fallback = ("using the previous checkpoint" if state is not None
+                    else "no readable checkpoint is left: training starts from scratch")
         for warning in warnings:
-            self.log(f"warning: {warning}; using the previous checkpoint")
+            self.log(f"warning: {warning}; {fallback}")
         if state is not None:
             self._restore(state)
             self.log(f"resumed {self.run_dir} after epoch {self.epoch}")

@@ -1,0 +1,21 @@
+"""Fixtures of the fault-injection suite (helpers: reliability_helpers.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reliability_helpers import copy_data, make_data
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """The tiny synthetic data set (train.h5 / test.h5), generated once; copy it before writing next to it."""
+    return make_data(tmp_path_factory.mktemp("tiny-data"))
+
+
+@pytest.fixture
+def fresh_data(tiny_data, tmp_path) -> Path:
+    """A private copy of the tiny data set, not yet binned (no cache)."""
+    return copy_data(tiny_data, tmp_path / "data")
