@@ -216,7 +216,7 @@ def test_cli_options(config) -> None:
         "--binary-nulls", "3", "--prune-fractions", "0.0", "0.1"]
     metrics = study.metrics_options(config)
     assert metrics[metrics.index("--prune-fractions") + 1:][:2] == ["0.0", "0.05"]
-    assert "--binary-keep-fraction" not in metrics and "--null-cache" in metrics
+    assert metrics[metrics.index("--binary-keep-fraction") + 1] == "0.1" and "--null-cache" in metrics
     inputmaps = study.inputmaps_options(config)
     assert "--conditions" not in inputmaps and "--max-samples" not in inputmaps and "--window-steps" in inputmaps
     fig2 = study.figure_options(config, "fig2")

@@ -88,19 +88,22 @@ def test_the_same_settings_and_seed_give_bit_identical_runs(runs):
     assert_same_run(runs["dirs"]["whole"], runs["dirs"]["again"])
 
 
-def test_a_rerun_with_other_settings_refuses_the_old_checkpoint(capsys, fresh_data, tmp_path):
-    """Resuming under changed settings would mix two runs: refused, naming the files to delete."""
+def test_a_rerun_with_other_settings_sets_the_old_checkpoint_aside(capsys, fresh_data, tmp_path):
+    """Changed settings make a new run (as when Snakemake reruns a job whose settings changed): resuming would
+    mix two runs, so the old checkpoints are kept as *.stale.pt and training starts from scratch."""
     run_dir = tmp_path / "run"
     code, out, err = cli_in_process(capsys, "train", "--settings", json.dumps(settings(fresh_data)),
                                     "--out", str(run_dir))
     assert code == 0, err
-    before = {name: (run_dir / name).read_bytes() for name in RUN_OUTPUTS}
+    old_checkpoint = (run_dir / run_io.CHECKPOINT).read_bytes()
     changed = settings(fresh_data, train={"epochs": 4})
     code, out, err = cli_in_process(capsys, "train", "--settings", json.dumps(changed), "--out", str(run_dir))
-    assert code == 2
-    assert (f"spacetime-snn train: error: {run_dir / run_io.CHECKPOINT} was written with other settings; delete it "
-            f"(and {run_io.PREVIOUS_CHECKPOINT}) to train from scratch with the new ones") in err
-    assert {name: (run_dir / name).read_bytes() for name in RUN_OUTPUTS} == before, "the old outputs were touched"
+    assert code == 0, err
+    stale = run_dir / "checkpoint.stale.pt"
+    assert (f"warning: the checkpoint was written with other settings; set aside as {stale}") in out
+    assert "training starts from scratch with the new settings" in out
+    assert stale.read_bytes() == old_checkpoint
+    assert json.loads((run_dir / run_io.SUMMARY).read_text())["epochs_run"] == 4
 
 
 def test_with_no_readable_checkpoint_training_restarts_and_says_so(capsys, fresh_data, tmp_path):

@@ -4,7 +4,8 @@
 # declared outputs of a failed or interrupted job (and before re-running it), never undeclared files, so a rerun
 # of the same command resumes from the last completed epoch. The CLI must therefore write the declared outputs
 # only once training has finished, keeping everything it needs to resume inside the checkpoint.
-# No shadow directory and no directory() output for the same reason.
+# No shadow directory and no directory() output for the same reason. The log is appended to, so a resumed
+# run's log keeps the attempt that was killed.
 
 
 localrules:
@@ -42,4 +43,4 @@ rule train:
     conda:
         ENV
     shell:
-        "spacetime-snn train --settings @{input.settings} --out {params.run_dir} --threads {threads} > {log} 2>&1"
+        "spacetime-snn train --settings @{input.settings} --out {params.run_dir} --threads {threads} >> {log} 2>&1"

@@ -20,7 +20,7 @@ from ..config import RunSettings
 from ..data.augment import augment_epoch
 from ..data.batching import iterate_batches
 from ..data.splits import validation_split
-from ..errors import CheckpointError, DivergenceError
+from ..errors import DivergenceError
 from ..model.network import SpatialSNN
 from . import run_io
 from .build import build_model, load_data
@@ -54,7 +54,7 @@ def _check_finite(value: torch.Tensor, what: str, epoch: int, batch: int, run_di
         if checkpoint.exists():  # written at the end of every epoch, so it holds epoch - 1
             kept = f"its last good checkpoint ({checkpoint}, end of epoch {epoch - 1}) is kept for inspection"
             restart = (f"delete {checkpoint} and {previous} (a rerun with the same settings resumes from them and "
-                       f"diverges again; with other settings it refuses them), then rerun")
+                       f"diverges again; with other settings it sets them aside), then rerun")
         else:
             kept = "no checkpoint was written (it diverged in the first epoch)"
             restart = "rerun"
@@ -100,9 +100,6 @@ class Trainer:
                 "stale_epochs": self.stale_epochs, "finished": self.finished}
 
     def _restore(self, state: dict[str, Any]) -> None:
-        if state["settings"] != self.settings.to_dict():
-            raise CheckpointError(f"{self.run_dir / run_io.CHECKPOINT} was written with other settings; delete "
-                                  f"it (and {run_io.PREVIOUS_CHECKPOINT}) to train from scratch with the new ones")
         self.model.load_state_dict(state["model"])
         self.weight_opt.load_state_dict(state["weight_opt"])
         if self.delay_opt is not None:
@@ -174,6 +171,13 @@ class Trainer:
                     else "no readable checkpoint is left: training starts from scratch")
         for warning in warnings:
             self.log(f"warning: {warning}; {fallback}")
+        if state is not None and state["settings"] != self.settings.to_dict():
+            # Changed settings make this a new run (Snakemake reruns a job whose settings.json changed):
+            # resuming would mix two runs, so the old checkpoints are kept aside and training starts afresh.
+            moved = ", ".join(str(path) for path in run_io.set_aside_checkpoints(self.run_dir))
+            self.log(f"warning: the checkpoint was written with other settings; set aside as {moved}; "
+                     f"training starts from scratch with the new settings")
+            state = None
         if state is not None:
             self._restore(state)
             self.log(f"resumed {self.run_dir} after epoch {self.epoch}")

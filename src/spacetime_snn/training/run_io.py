@@ -74,6 +74,16 @@ def load_latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[s
     return None, warnings
 
 
+def set_aside_checkpoints(run_dir: Path) -> list[Path]:
+    """Rename the checkpoints to *.stale.pt (kept, never resumed from) and return their new paths."""
+    moved = []
+    for name in (CHECKPOINT, PREVIOUS_CHECKPOINT):
+        path = run_dir / name
+        if path.exists():
+            moved.append(path.replace(path.with_suffix(".stale.pt")))
+    return moved
+
+
 def write_log(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     with atomic_path(run_dir / LOG) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=LOG_COLUMNS)
