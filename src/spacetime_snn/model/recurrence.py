@@ -9,10 +9,13 @@ Dynamics per step t (dt folded into the decay factors alpha = exp(-dt/tau_syn), 
 The input gain g is 1, as in mlGeNN's LIF (its default `scale_i=False`), the scale the paper's weight
 initialisation is calibrated for; `scale_input=True` gives g = 1 - beta (V then settles at I).
 
-Why a custom Function instead of autograd over the loop: autograd would keep every step's ring buffer and
-intermediate tensors alive (O(B N Dmax T)); here the forward keeps only the spikes (bool) and the surrogate
-derivative per step, and the backward replays the adjoint recursion with the O(B N Dmax) adjoint ring of
-`delays.DelayedTransmission`. The reset is treated as a constant in the backward pass (the usual choice in
+Why a custom Function instead of autograd over the loop: autograd would record ~10 tensors per step and replay
+them one by one; here the forward keeps three (T, N, B) histories (spikes, voltages, reset factors) and the
+backward runs the adjoint recursion in four small in-place operations per step, the delayed recurrent part of
+which is a single matrix product over a window of the adjoint history (see `delays`). Weight and delay gradients
+come after the loop, from the complete histories. The state is laid out (N, B), neurons x batch, so that every
+per-step tensor is contiguous and the histories are the time-major windows the delays read; the time loops run on
+one thread (`delays.one_thread`). The reset is treated as a constant in the backward pass (the usual choice in
 surrogate-gradient training). `reference_recurrence` is the same model written with plain autograd, for tests.
 """
 
@@ -23,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .delays import make_transmission, split_delays
+from .delays import make_transmission, one_thread, split_delays
 
 
 @dataclass(frozen=True)
@@ -61,69 +64,103 @@ def surrogate_derivative(voltage: torch.Tensor, threshold: float, slope: float) 
 def simulate(inputs: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor | None, params: LIFParameters,
              record_slopes: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Run the layer forward: spikes (B, T, N) as bool, and the surrogate slopes the backward pass needs."""
-    batch, steps, neurons = inputs.shape
-    alpha, beta = params.alpha, params.beta
     transmission = make_transmission(weight, delays, params.max_delay, params.interpolate)
-    transmission.reset(batch)
-    current = inputs.new_zeros(batch, neurons)
-    voltage = inputs.new_zeros(batch, neurons)
-    spike = inputs.new_zeros(batch, neurons)
-    spikes = torch.empty(batch, steps, neurons, dtype=torch.bool, device=inputs.device)
-    slopes = inputs.new_empty(batch, steps, neurons) if record_slopes else None
-    for t in range(steps):
-        current = alpha * current + inputs[:, t] + transmission.arrivals(t)
-        voltage = beta * voltage * (1.0 - spike) + params.gain * current
-        if record_slopes:
-            slopes[:, t] = surrogate_derivative(voltage, params.threshold, params.surrogate_slope)
-        spike = (voltage >= params.threshold).to(inputs.dtype)
-        spikes[:, t] = spike.bool()
-        transmission.send(t, spike)
-    return spikes, slopes
+    spikes, voltages, _ = _run(inputs, transmission, params, record=record_slopes)
+    slopes = _slopes(voltages, params, gain=1.0).permute(2, 0, 1) if record_slopes else None
+    return spikes.transpose(0, 1).bool(), slopes
+
+
+def _run(inputs: torch.Tensor, transmission, params: LIFParameters, record: bool):
+    """The forward loop: spikes (T, B, N) as 0/1 floats and, if `record`, the voltages V(t) and the reset factors
+    1 - s(t) as (T, N, B), which the backward pass needs.
+
+    The state is kept as (N, B), so that every per-step tensor is contiguous and the transmission's spike history
+    (T, N, B) is written in place; five small operations per step, the recurrent product fused with the decay of
+    the current. The (T, B, N) spikes are one transposing copy of that history at the end.
+    """
+    batch, steps, neurons = inputs.shape
+    alpha, beta, gain, threshold = params.alpha, params.beta, params.gain, params.threshold
+    history = transmission.begin(steps, batch)
+    voltages = inputs.new_empty(steps, neurons, batch) if record else None
+    keeps = inputs.new_empty(steps, neurons, batch) if record else None
+    current = inputs.new_zeros(neurons, batch)
+    voltage = inputs.new_zeros(neurons, batch)
+    keep = inputs.new_ones(neurons, batch)  # 1 - s(t-1): the reset
+    scaled = inputs.new_empty(neurons, batch) if gain != 1.0 else None
+    with one_thread():
+        for t in range(steps):
+            transmission.transmit(t, current, alpha, out=current)  # I = alpha I + recurrent arrivals ...
+            current.add_(inputs[:, t].t())  # ... + x
+            drive = current if scaled is None else torch.mul(current, gain, out=scaled)
+            voltage = torch.addcmul(drive, voltage, keep, value=beta,
+                                    out=voltage if voltages is None else voltages[t])
+            keep = torch.lt(voltage, threshold, out=keep if keeps is None else keeps[t])
+            torch.ge(voltage, threshold, out=history[t])
+    return history.transpose(1, 2).contiguous(), voltages, keeps
+
+
+def _slopes(voltages: torch.Tensor, params: LIFParameters, gain: float) -> torch.Tensor:
+    """gain * surrogate_derivative(voltages), for all steps at once (a few in-place passes)."""
+    slopes = (voltages - params.threshold).abs_().mul_(params.surrogate_slope).add_(1.0).pow_(-2)
+    return slopes.mul_(gain) if gain != 1.0 else slopes
 
 
 class LIFRecurrence(torch.autograd.Function):
-    """Spikes (B, T, N) of the recurrent layer given input currents x (B, T, N), weights and delays."""
+    """Spikes (B, T, N) of the recurrent layer given input currents x (B, T, N), weights and delays.
+
+    The forward keeps the spikes, the voltages and the reset factors; the backward runs the adjoint recursion
+
+        u(t)     = (dL/ds(t) + [recurrent adjoint at t]) g sigma'(V(t)) + beta (1 - s(t)) u(t+1)      (u = g dL/dV)
+        dL/dI(t) = u(t) + alpha dL/dI(t+1)          (= dL/dx(t) = dL/d(arrivals at t))
+
+    in four small operations per step, then the weight and delay gradients in one pass over the histories.
+    """
 
     @staticmethod
     def forward(ctx, inputs, weight, delays, params: LIFParameters):
-        spikes, slopes = simulate(inputs, weight.detach(), None if delays is None else delays.detach(), params,
-                                  record_slopes=True)
-        ctx.save_for_backward(spikes, slopes, weight, delays)
+        transmission = make_transmission(weight.detach(), None if delays is None else delays.detach(),
+                                         params.max_delay, params.interpolate)
+        spikes, voltages, keeps = _run(inputs.detach(), transmission, params, record=True)
+        ctx.save_for_backward(spikes, voltages, keeps, weight, delays)
         ctx.params = params
         ctx.no_delays = delays is None
-        return spikes.to(inputs.dtype)
+        return spikes.transpose(0, 1)
 
     @staticmethod
     def backward(ctx, grad_spikes):
-        spikes, slopes, weight, delays = ctx.saved_tensors
+        spikes, voltages, keeps, weight, delays = ctx.saved_tensors
         params = ctx.params
         alpha, beta = params.alpha, params.beta
-        batch, steps, neurons = spikes.shape
-        transmission = make_transmission(weight, None if ctx.no_delays else delays,
+        steps, batch, neurons = spikes.shape
+        transmission = make_transmission(weight.detach(), None if ctx.no_delays else delays.detach(),
                                          params.max_delay, params.interpolate)
-        transmission.reset_adjoint(batch)
-        grad_voltage = grad_spikes.new_zeros(batch, neurons)
-        grad_current = grad_spikes.new_zeros(batch, neurons)
-        grad_inputs = torch.empty_like(grad_spikes)
-        for t in reversed(range(steps)):
-            spike = spikes[:, t].to(grad_spikes.dtype)
-            grad_spike = grad_spikes[:, t] + transmission.backward_step(t, spike)
-            grad_voltage = grad_spike * slopes[:, t] + beta * (1.0 - spike) * grad_voltage
-            grad_current = params.gain * grad_voltage + alpha * grad_current
-            grad_inputs[:, t] = grad_current
-            transmission.record_adjoint(t, grad_current)
-        grad_delays = None if ctx.no_delays else transmission.grad_delays
-        return grad_inputs, transmission.grad_weight, grad_delays, None
+        slopes = _slopes(voltages, params, params.gain)
+        adjoint = transmission.begin_adjoint(steps, batch)  # dL/dI(t) = dL/dx(t), as (T, N, B)
+        u, scratch = spikes.new_zeros(neurons, batch), spikes.new_empty(neurons, batch)
+        grad_current = spikes.new_zeros(neurons, batch)
+        with one_thread():
+            for t in reversed(range(steps)):
+                grad = transmission.transmit_adjoint(t, grad_spikes[:, t].t(), out=scratch)  # dL/ds(t)
+                grad.mul_(slopes[t]).addcmul_(keeps[t], u, value=beta)  # the reset is a constant here
+                u, scratch = grad, u
+                grad_current = torch.add(u, grad_current, alpha=alpha, out=adjoint[t])
+        grad_inputs = spikes.new_empty(steps + transmission.hi + 1, batch, neurons)  # (T, B, N), then zero steps
+        grad_inputs[:steps] = adjoint.transpose(1, 2)
+        grad_inputs[steps:] = 0.0
+        grad_weight, grad_delays = transmission.gradients(spikes, grad_inputs)
+        return grad_inputs[:steps].transpose(0, 1), grad_weight, grad_delays, None
 
 
 def lif_recurrence(inputs: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor | None,
                    params: LIFParameters) -> torch.Tensor:
     """Hidden spikes (B, T, N) as float; differentiable in inputs, weight and delays (steps, (N, N) or None).
 
-    Without autograd (evaluation) the layer is only simulated: no surrogate slopes are stored.
+    Without autograd (evaluation) the layer is only simulated, nothing is kept for a backward pass. The spikes
+    are a (B, T, N) view of time-major storage.
     """
     if not torch.is_grad_enabled():
-        return simulate(inputs, weight, delays, params)[0].to(inputs.dtype)
+        transmission = make_transmission(weight, delays, params.max_delay, params.interpolate)
+        return _run(inputs, transmission, params, record=False)[0].transpose(0, 1)
     return LIFRecurrence.apply(inputs, weight, delays, params)
 
 
