@@ -128,7 +128,7 @@ class Trainer:
                            leave=False)
         for index, batch in enumerate(batches):
             logits, spikes = self.model(batch.inputs, batch.batch_size, batch.num_steps)
-            delays = self.model.recurrent_delays()
+            delays = self.model.recurrent_delays() if train.distance_cost else None  # only the cost needs them
             loss = training_loss(logits, batch.labels, spikes, self.model.w_rec, delays, train)
             _check_finite(loss, "the loss", self.epoch, index, self.run_dir)
             self.weight_opt.zero_grad(set_to_none=True)
