@@ -109,6 +109,10 @@ def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
         tmp.write_text(json.dumps(summary, indent=2, sort_keys=True))
 
 
+def load_summary(run_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(run_dir) / SUMMARY).read_text())
+
+
 def load_model_file(run_dir: str | Path) -> dict[str, Any]:
     """The selected model: {"settings": dict, "state_dict": ..., "epoch": int, "num_inputs", "num_outputs"}."""
     return load_torch(Path(run_dir) / MODEL)
