@@ -108,7 +108,9 @@ def channel_counts(ds, spec):
 def group_mean_times(ds, spec):
     """Each group's mean spike time relative to the sample's mean over groups (what a linear readout integrates)."""
     activity = group_activity(ds, spec)
-    mean = (activity * np.arange(ds.num_steps)).sum(2) / activity.sum(2)
+    total = activity.sum(2)
+    mean = (activity * np.arange(ds.num_steps)).sum(2) / np.maximum(total, 1)
+    mean[total == 0] = (ds.num_steps - 1) / 2  # a silent group: no timing, centred
     return mean - mean.mean(1, keepdims=True)
 
 

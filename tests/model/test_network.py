@@ -24,7 +24,8 @@ def test_trainable_counts_and_forward(mode, dims):
     batch, steps = 3, 30
     rows = torch.randint(0, batch * steps, (200,))
     cols = torch.randint(0, 20, (200,))
-    inputs = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.ones(200), (batch * steps, 20)).coalesce()
+    inputs = torch.sparse_coo_tensor(torch.stack([rows, cols]), torch.ones(200), (batch * steps, 20),
+                                     check_invariants=True).coalesce()
     logits, spikes = model(inputs, batch, steps)
     assert logits.shape == (batch, 4) and spikes.shape == (batch, steps, 16)
     logits.sum().backward()
