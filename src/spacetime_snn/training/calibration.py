@@ -5,8 +5,9 @@ scaling) is calibrated for SHD's input density, ~10 input spikes per millisecond
 layer starts silent (a 700-channel timing task with 2 Hz background: 0.02 Hz), on denser data saturated, and the
 first epochs go to waking neurons up or calming them down, or the run never recovers. `rate_window_hz` names
 the regime a run should start in. When the untrained network's mean hidden rate on the first training samples
-falls outside it, the input gain of every layer is multiplied by the factor c that brings the rate to the
-window's geometric centre (bisection in log c). Multiplying every layer's gain by c is the same network as every
+falls outside it, the input gain of every layer is multiplied by the smallest change of factor c that brings
+the rate just inside (twice the lower edge, or half the upper edge; bisection in log c): on sparse data the
+strongest input events, not the background, then make the first spikes. Multiplying every layer's gain by c is the same network as every
 weight multiplied by c, trained with Adam at a learning rate multiplied by c (Adam's steps scale with the
 parameters): the parameters keep the authors' initialisation, units, learning rates and regulariser strengths,
 and inside the window (on SHD-like data) nothing changes at all.
@@ -23,6 +24,7 @@ from ..data.batching import iterate_batches
 from ..data.dataset import SpikeDataset
 from ..model.network import SpatialSNN
 
+_INSIDE = 2.0  # how far inside the window the calibrated rate lands: this factor from the edge it crossed
 _BISECTIONS = 16
 _LARGEST_SCALE = 1e3
 CALIBRATION_SAMPLES = 64  # the first training samples, in file order
@@ -58,7 +60,7 @@ def calibrate_gain(model: SpatialSNN, dataset: SpikeDataset, window_hz: tuple[fl
         log(f"initial hidden rate {rate:.3g} Hz lies in model.init.rate_window_hz [{low:g}, {high:g}] Hz: "
             f"the network is the authors' as initialised")
         return 1.0
-    target = math.sqrt(max(low, 1e-3) * high)
+    target = _INSIDE * low if rate < low else high / _INSIDE
     lo, hi = (0.0, math.log(_LARGEST_SCALE)) if rate < low else (-math.log(_LARGEST_SCALE), 0.0)
     edge = _LARGEST_SCALE if rate < low else 1.0 / _LARGEST_SCALE
     reachable = hidden_rate_hz(model, dataset, gain_scale=edge, device=device)
