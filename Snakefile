@@ -4,8 +4,9 @@
 #   snakemake -c2 --configfile configs/demo.yaml      # the offline demo (synthetic data, results/demo/)
 #   snakemake -c2                                     # the paper's study on SHD (config.yaml, results/shd/)
 #   snakemake --profile slurm                         # the same on a SLURM cluster (profiles/slurm/)
-#   snakemake results/shd/figures/fig3.pdf            # one figure: runs only what it draws
-#   snakemake --report report.html                    # figures and Table 1 with captions and provenance
+#   snakemake -c2 results/shd/figures/fig3.pdf        # one figure: runs only what it draws
+#   snakemake -c2 --configfile=configs/demo.yaml results/demo/figures/fig3.pdf   # "=": see the README
+#   snakemake --report results/shd/report.html        # figures and Table 1 with captions and provenance
 
 import sys
 from pathlib import Path
@@ -44,3 +45,7 @@ include: "workflow/rules/figures.smk"
 rule all:
     input:
         study.final_targets(config),
+
+
+onsuccess:
+    print(study.finished_message(config, workflow.overwrite_configfiles, repo=workflow.basedir))
