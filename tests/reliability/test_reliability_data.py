@@ -175,7 +175,8 @@ def test_a_corrupt_model_file_stops_the_commands_that_read_it(capsys, fresh_data
     model.write_bytes(model.read_bytes()[:300])
     code, out, err = cli_in_process(capsys, "prune", "--run-dir", str(run_dir), "--out", str(tmp_path / "p.csv"))
     assert code == 2 and "Traceback" not in err
-    assert f"{model}: cannot be read" in err and "delete it and rerun the training rule" in err
+    assert f"{model}: cannot be read" in err and "; it is corrupt or truncated. Fix: rerun the `spacetime-snn " \
+        "train` command that made this run" in err  # in a study layout: test_reliability_outputs.py
     assert not (tmp_path / "p.csv").exists()
 
 

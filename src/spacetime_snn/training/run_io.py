@@ -97,15 +97,16 @@ def rerun_training_fix(path: Path) -> str:
     ("Nothing to be done" while the files built from it exist), so the fix forces the job that writes it.
     """
     run_dir = path.parent
-    from ..study import configfile_option  # local: study imports the package's CLI-free parts only
-
-    option = configfile_option(_study_of(run_dir))
-    fix = (f"Fix: `snakemake --cores 1{option} --forcerun {path}` retrains this run (resuming from its "
-           f"checkpoint, so usually in seconds) and redoes what was built from it")
+    study = _study_of(run_dir)
     settings = run_dir / "settings.json"
-    if settings.exists():
-        fix += f"; without Snakemake: `spacetime-snn train --settings @{settings} --out {run_dir}`"
-    return fix + "."
+    if study is None or not settings.exists():  # not laid out by the workflow: trained by hand
+        return (f"Fix: rerun the `spacetime-snn train` command that made this run (it resumes from "
+                f"{run_dir / CHECKPOINT} if present and rewrites {path.name}).")
+    from ..study import configfile_option  # local: the plan is not needed to write or read a run
+
+    return (f"Fix: `snakemake --cores 1{configfile_option(study)} --forcerun {path}` retrains this run (resuming "
+            f"from its checkpoint, so usually in seconds) and redoes what was built from it; without Snakemake: "
+            f"`spacetime-snn train --settings @{settings} --out {run_dir}`.")
 
 
 def _study_of(run_dir: Path) -> str | None:
