@@ -29,6 +29,8 @@ configfile: Path(workflow.basedir) / "config.yaml"
 # which also fills in the schema's defaults.
 study.check_config(config, study.load_yaml(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
 validate(config, "workflow/schemas/config.schema.yaml")
+for warning in study.config_warnings(config):  # settings that are valid but probably not what was meant
+    print(f"warning: {warning}", file=sys.stderr)
 
 
 report: "workflow/report/workflow.rst"

@@ -563,3 +563,17 @@ def finished_message(config: Mapping[str, Any], configfiles: Iterable[str | Path
     else:
         lines.append(f"  HTML report: once every figure and Table 1 exist, `{command}`")
     return "\n".join(lines)
+
+
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """Warnings about the trained conditions' settings (config.dt_warnings: a time step other than 1 ms), each
+    once with the conditions it concerns; printed when the workflow starts."""
+    from .config import dt_warnings, settings_from_dict
+
+    concerned: dict[str, list[str]] = {}
+    for run in dict.fromkeys(Run(r.condition, r.hidden, 0) for r in all_runs(config)):
+        for warning in dt_warnings(settings_from_dict(run_settings(config, run.condition, run.hidden, 0))):
+            names = concerned.setdefault(warning, [])
+            if run.condition not in names:
+                names.append(run.condition)
+    return [f"condition(s) {', '.join(names)}: {warning}" for warning, names in concerned.items()]

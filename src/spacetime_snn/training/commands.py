@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..config import settings_from_dict
+from ..config import dt_warnings, settings_from_dict
 from ..errors import ConfigError, SpacetimeError
 from ..io_utils import atomic_path
 
@@ -52,6 +52,8 @@ def _train(args: argparse.Namespace) -> None:
     try:
         trainer = Trainer(settings, args.out, device=device, cache_dir=cache_dir, log=log)
         log.start_attempt(f"spacetime-snn train --out {args.out}")
+        for warning in dt_warnings(settings, trainer.test_set.num_steps):
+            log(f"warning: {warning}")
         trainer.run()
         log(f"finished: {', '.join(run_io.OUTPUTS)} written in {args.out}")
     except SpacetimeError as error:
