@@ -48,9 +48,9 @@ def study(trained, tmp_path, monkeypatch) -> Path:
 
 
 def assert_fix_forces_the_training(err: str, damaged: Path) -> None:
-    assert f"Fix: `snakemake --cores 1 {CONFIGFILE} --forcerun {damaged}` retrains this run" in err
+    assert f"Fix: `snakemake --cores 1 {CONFIGFILE} --forcerun={damaged}` retrains this run" in err
     assert f"without Snakemake: `spacetime-snn train --settings @{RUN}/settings.json --out {RUN}`" in err
-    assert backticked_commands(err) == [f"snakemake --cores 1 {CONFIGFILE} --forcerun {damaged}"]
+    assert backticked_commands(err) == [f"snakemake --cores 1 {CONFIGFILE} --forcerun={damaged}"]
 
 
 @pytest.mark.parametrize("damage", ["truncated", "empty"])
@@ -112,6 +112,6 @@ def test_an_aggregated_table_with_a_header_and_no_rows_is_named(capsys, study, c
     assert code == 2 and "Traceback" not in err, err
     assert f"error: {empty}: has a header (study, condition, hidden, seed, " in err
     assert "but no rows (written by `spacetime-snn " in err
-    assert f"Fix: `snakemake --cores 2 {CONFIGFILE} --forcerun {empty}` rebuilds it" in err
+    assert f"Fix: `snakemake --cores 2 {CONFIGFILE} --forcerun={empty}` rebuilds it" in err
     assert not list(Path(".").glob("*.pdf")) and not Path("t.csv").exists()
     pd.read_csv(empty)  # the file itself is left as it was

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from reliability_helpers import (REPO, RUN_OUTPUTS, assert_same_run, backticked_commands, checkpoint_epoch,
-                                 cli_command, copy_data, descendants, command_line, files, finish, quiet_env,
+                                 cli_in_process, copy_data, descendants, command_line, files, finish, quiet_env,
                                  run_snakemake, start_snakemake, start_train, wait_for)
 from spacetime_snn.training import run_io
 
@@ -49,7 +49,7 @@ CONFIG_CASES = {  # id: (config merged over config.yaml, texts the message must 
                             "synaptic, spatial"]),
     "unknown-condition": ({"main": {"conditions": ["spatail"]}},
                           ["'main.conditions[0]': unknown condition 'spatail'; defined conditions: axonal, none,"]),
-    "invalid-run-settings": ({"data": {"validation_fraction": 0.0}},
+    "invalid-run-settings": ({"data": {"selection": "validation", "validation_fraction": 0.0}},
                              ["invalid value for 'data.validation_fraction': must be > 0 when data.selection is "
                               "'validation'"]),
 }
@@ -248,7 +248,8 @@ def test_a_successful_run_ends_saying_where_the_results_are(killed_under_snakema
     assert "HTML report: once every figure and Table 1 exist, `snakemake --report results/rel/report.html " in tail
 
 
-def test_a_damaged_run_output_is_rebuilt_by_the_command_its_message_gives(killed_under_snakemake, tmp_path):
+def test_a_damaged_run_output_is_rebuilt_by_the_command_its_message_gives(killed_under_snakemake, tmp_path, capsys,
+                                                                          monkeypatch):
     """The Fix of a damaged snapshots.npz forces its training job: deleting the file is not enough, Snakemake
     answers "Nothing to be done" while the files built from it exist."""
     workdir = tmp_path / "work"
@@ -258,11 +259,12 @@ def test_a_damaged_run_output_is_rebuilt_by_the_command_its_message_gives(killed
     snapshots = f"{RUN}/{run_io.SNAPSHOTS}"
     (workdir / snapshots).write_bytes((workdir / snapshots).read_bytes()[:500])
 
-    metrics = [*cli_command(), "metrics", "--run-dir", RUN, "--binary-nulls", "2", "--weighted-nulls", "2"]
-    failed = subprocess.run(metrics, cwd=workdir, capture_output=True, text=True, env=quiet_env())
-    assert failed.returncode == 2 and "Traceback" not in failed.stderr, failed.stderr
-    (fix,) = backticked_commands(failed.stderr)
-    assert fix == f"snakemake --cores 1 --configfile=configs/rel.yaml --forcerun {snapshots}"
+    monkeypatch.chdir(workdir)  # `spacetime-snn metrics` as the rule runs it, in the study's folder
+    metrics = ("metrics", "--run-dir", RUN, "--binary-nulls", "2", "--weighted-nulls", "2")
+    code, _, err = cli_in_process(capsys, *metrics)
+    assert code == 2 and "Traceback" not in err, err
+    (fix,) = backticked_commands(err)
+    assert fix == f"snakemake --cores 1 --configfile=configs/rel.yaml --forcerun={snapshots}"
 
     in_workdir = ("--snakefile", str(REPO / "Snakefile"))  # the command as typed in the study's folder
     (workdir / snapshots).rename(workdir / "damaged.npz")  # deleted, as an older message said to do
@@ -270,13 +272,14 @@ def test_a_damaged_run_output_is_rebuilt_by_the_command_its_message_gives(killed
     assert "Nothing to be done" in stale.stdout, stale.stdout[-2000:]  # the trap the Fix avoids
     (workdir / "damaged.npz").rename(workdir / snapshots)
 
-    rebuilt = run_snakemake_in(workdir, *fix.split()[1:], TARGET, *in_workdir)
+    rebuilt = run_snakemake_in(workdir, *fix.split()[1:], TARGET, *in_workdir)  # a target may follow: "--forcerun="
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
     assert "rule train:" in rebuilt.stdout and "reason: Forced execution" in rebuilt.stdout
+    assert "rule metrics:" not in rebuilt.stdout  # only what TARGET needs
     assert run_io.load_snapshots(workdir / RUN)["w_rec"].shape[1:] == (8, 8)
     assert f"resumed {RUN} after epoch {STUDY['train']['epochs']}" in (workdir / RUN / run_io.TRAIN_LOG).read_text()
-    again = subprocess.run(metrics, cwd=workdir, capture_output=True, text=True, env=quiet_env())
-    assert again.returncode == 0, again.stderr
+    code, _, err = cli_in_process(capsys, *metrics)
+    assert code == 0, err
 
 
 def run_snakemake_in(workdir: Path, *args: str) -> subprocess.CompletedProcess:

@@ -95,6 +95,7 @@ def rerun_training_fix(path: Path) -> str:
 
     Deleting the file is not enough under Snakemake: a missing intermediate file does not make it rerun the job
     ("Nothing to be done" while the files built from it exist), so the fix forces the job that writes it.
+    `--forcerun=FILE` with "=": without it the option takes every word after it, targets included.
     """
     run_dir = path.parent
     study = _study_of(run_dir)
@@ -104,7 +105,7 @@ def rerun_training_fix(path: Path) -> str:
                 f"{run_dir / CHECKPOINT} if present and rewrites {path.name}).")
     from ..study import configfile_option  # local: the plan is not needed to write or read a run
 
-    return (f"Fix: `snakemake --cores 1{configfile_option(study)} --forcerun {path}` retrains this run (resuming "
+    return (f"Fix: `snakemake --cores 1{configfile_option(study)} --forcerun={path}` retrains this run (resuming "
             f"from its checkpoint, so usually in seconds) and redoes what was built from it; without Snakemake: "
             f"`spacetime-snn train --settings @{settings} --out {run_dir}`.")
 
