@@ -49,15 +49,17 @@ def test_the_extraction_finds_commands_in_blocks_backticks_and_chains():
 
 
 COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+PAPER_STUDY_COUNTS = "snakemake --cores 8 --dry-run"  # its job stats: the size of the paper's study
 
 
 @pytest.fixture(scope="module")
 def dry_runs(tmp_path_factory) -> dict[str, tuple[int, str, float]]:
     """Every README command with `-n --quiet`, started together (Snakemake's start-up is the cost)."""
     started = {}
-    for index, command in enumerate(COMMANDS):
+    for index, command in enumerate([*COMMANDS, PAPER_STUDY_COUNTS]):
         workdir = tmp_path_factory.mktemp(f"readme-{index}")
-        argv = [sys.executable, "-m", *command.split(), "-n", "--quiet", "--directory", str(workdir)]
+        quiet = [] if command == PAPER_STUDY_COUNTS else ["--quiet"]  # the job counts are printed without it
+        argv = [sys.executable, "-m", *command.split(), "-n", *quiet, "--directory", str(workdir)]
         started[command] = (time.monotonic(), subprocess.Popen(
             argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=quiet_env()))
     results = {}
@@ -80,3 +82,14 @@ def test_a_readme_command_runs_as_written(dry_runs, command):
     code, output, seconds = dry_runs[command]
     assert code == 0, f"{command} -n --quiet failed:\n{output[-3000:]}"
     assert "Traceback" not in output and "Exception" not in output, output[-3000:]
+
+
+def test_the_readme_gives_the_size_of_the_papers_study(dry_runs):
+    """The numbers the cost statement rests on follow config.yaml (`snakemake --cores 8 -n`'s job stats)."""
+    code, output, _ = dry_runs[PAPER_STUDY_COUNTS]
+    assert code == 0, output[-3000:]
+    table = re.search(r"^job +count\n-+ +-+\n((?:\w+ +\d+\n)+)", output, re.MULTILINE)
+    assert table, output[-3000:]
+    counts = {rule: int(n) for rule, n in (line.split() for line in table.group(1).splitlines()) if rule != "total"}
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    assert f"{sum(counts.values()):,} jobs" in text and f"{counts['train']} trainings" in text, counts

@@ -49,9 +49,9 @@ def _train(args: argparse.Namespace) -> None:
     device = torch.device(args.device) if args.device else None
     cache_dir = args.cache_dir or Path(settings.data.root) / "cache"
     log = run_io.RunLog(args.out)  # <run>/train.log: every attempt, kept across Snakemake's reruns
+    log.start_attempt(f"spacetime-snn train --out {args.out}")  # kept back until the run directory exists
     try:
         trainer = Trainer(settings, args.out, device=device, cache_dir=cache_dir, log=log)
-        log.start_attempt(f"spacetime-snn train --out {args.out}")
         for warning in dt_warnings(settings, trainer.test_set.num_steps):
             log(f"warning: {warning}")
         trainer.run()
