@@ -49,5 +49,16 @@ rule all:
         study.final_targets(config),
 
 
+# A target under results/<another study>/ (a forgotten --configfile, or `--configfile FILE TARGET`, where the
+# option swallows TARGET) gets a message with the command that works instead of "No rule to produce".
+rule other_study:
+    input:
+        other_study_target,
+    output:
+        "results/{other_study}/{path}",
+    wildcard_constraints:
+        path=".+",
+
+
 onsuccess:
     print(study.finished_message(config, workflow.overwrite_configfiles, repo=workflow.basedir))

@@ -108,13 +108,3 @@ def other_study_target(wildcards):
     target = f"results/{wildcards.other_study}/{wildcards.path}"
     raise ConfigError(study.wrong_study_message(target, wildcards.other_study, config, workflow.basedir))
 
-
-# A target under results/<another study>/ (a forgotten --configfile, or `--configfile FILE TARGET`, where the
-# option swallows TARGET) gets a message with the command that works instead of "No rule to produce".
-rule other_study:
-    input:
-        other_study_target,
-    output:
-        "results/{other_study}/{path}",
-    wildcard_constraints:
-        path=".+",
