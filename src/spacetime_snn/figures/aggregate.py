@@ -127,8 +127,9 @@ def read_csv(path: str | os.PathLike, *, allow_empty: bool = False) -> pd.DataFr
         raise DataError(
             f"{path}: has a header ({', '.join(frame.columns)}) but no rows{_producer(path.stem)}, so there is "
             f"nothing to draw. Fix: `snakemake --cores 2{_configfile_option(path)} --forcerun={path}` rebuilds it "
-            f"from the per-run tables; if it stays empty, no run of the study has rows for it: check the study's "
-            f"conditions (the delay tables need a condition with delays).")
+            f"from the per-run tables; if it stays empty, no run of the study has rows for it: check the runs' "
+            f"logs and the study's conditions (a network that never spikes has no input maps; the delay tables "
+            f"need a condition with delays).")
     return frame
 
 
