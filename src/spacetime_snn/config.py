@@ -218,16 +218,21 @@ def dt_warnings(settings: RunSettings, num_steps: int | None = None) -> list[str
 
     Delays, positions and `max_delay_steps` are counted in steps (one distance unit = one step), so their length
     in ms scales with dt; without `scale_input` the input gain is 1 per step, so the same weights drive a neuron
-    ~1/dt times harder per ms (on the demo task: 21 Hz at 1 ms, 4,859 Hz at 0.1 ms). `num_steps` (the samples'
-    length in steps, once the data are binned; else from data.max_time_ms) is checked against the longest delay.
+    ~1/dt times harder per ms (untrained, on the demo task: 21 Hz at 1 ms, 4,890 Hz at 0.1 ms, before the start-up
+    calibration rescales the gain). `num_steps` (the samples' length in steps, once the data are binned; else from
+    data.max_time_ms) is checked against the longest delay.
     """
     d, m = settings.data, settings.model
     dt = d.dt_ms
     found = []
     if not m.scale_input and dt != 1.0:
+        calibrated = ("; the start-up calibration (model.init.rate_window_hz) then rescales every layer's gain to "
+                      "bring the rate into its window, so the run starts at a sane rate, but with other effective "
+                      "weights and learning rates than at 1 ms" if m.init.rate_window_hz else "")
         found.append(f"data.dt_ms = {dt:g} with model.scale_input: false: the input gain is 1 per step, so the "
-                     f"same weights drive the neurons ~{1 / dt:.3g}x as hard per ms as at 1 ms. Fix: model.scale_input: true (mlGeNN's scale_i, the authors' "
-                     f"setting: nearly the same dynamics at any dt_ms), or data.dt_ms: 1.0")
+                     f"same weights drive the neurons ~{1 / dt:.3g}x as hard per ms as at 1 ms{calibrated}. Fix: "
+                     f"model.scale_input: true (mlGeNN's scale_i, the authors' setting: nearly the same dynamics at "
+                     f"any dt_ms), or data.dt_ms: 1.0")
     if m.delay_mode == "none" and not m.input_delays:
         return found
     steps = num_steps if num_steps is not None else (
