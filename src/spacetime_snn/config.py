@@ -211,3 +211,42 @@ def validate(settings: RunSettings) -> RunSettings:
 def settings_from_dict(values: dict[str, Any]) -> RunSettings:
     """Build and validate RunSettings from a (possibly partial) nested dict; missing keys take defaults."""
     return validate(_build(RunSettings, values, ""))
+
+
+def dt_warnings(settings: RunSettings, num_steps: int | None = None) -> list[str]:
+    """What a time step other than 1 ms changes without saying so, each with its fix (empty when nothing does).
+
+    Delays, positions and `max_delay_steps` are counted in steps (one distance unit = one step), so their length
+    in ms scales with dt; without `scale_input` the input gain is 1 per step, so the same weights drive a neuron
+    ~1/dt times harder per ms (untrained, on the demo task: 21 Hz at 1 ms, 4,890 Hz at 0.1 ms, before the start-up
+    calibration rescales the gain). `num_steps` (the samples' length in steps, once the data are binned; else from
+    data.max_time_ms) is checked against the longest delay.
+    """
+    d, m = settings.data, settings.model
+    dt = d.dt_ms
+    found = []
+    if not m.scale_input and dt != 1.0:
+        calibrated = ("; the start-up calibration (model.init.rate_window_hz) then rescales every layer's gain to "
+                      "bring the rate into its window, so the run starts at a sane rate, but with other effective "
+                      "weights and learning rates than at 1 ms" if m.init.rate_window_hz else "")
+        found.append(f"data.dt_ms = {dt:g} with model.scale_input: false: the input gain is 1 per step, so the "
+                     f"same weights drive the neurons ~{1 / dt:.3g}x as hard per ms as at 1 ms{calibrated}. Fix: "
+                     f"model.scale_input: true (mlGeNN's scale_i, the authors' setting: nearly the same dynamics at "
+                     f"any dt_ms), or data.dt_ms: 1.0")
+    if m.delay_mode == "none" and not m.input_delays:
+        return found
+    steps = num_steps if num_steps is not None else (
+        int(math.ceil(d.max_time_ms / dt)) if d.max_time_ms is not None else None)
+    longest_ms = m.max_delay_steps * dt
+    if steps is not None and m.max_delay_steps >= steps:
+        found.append(f"model.max_delay_steps = {m.max_delay_steps} steps is {longest_ms:g} ms at data.dt_ms = "
+                     f"{dt:g}, as long as the samples or longer ({steps} steps, {steps * dt:g} ms): a spike delayed "
+                     f"that long arrives after the sample has ended. Fix: model.max_delay_steps: {max(steps - 1, 1)} "
+                     f"or less, or a smaller data.dt_ms")
+    elif dt != 1.0:
+        found.append(f"data.dt_ms = {dt:g}: delays and positions are in steps (one distance unit = one step), so "
+                     f"model.max_delay_steps = {m.max_delay_steps} is {longest_ms:g} ms (at 1 ms: "
+                     f"{m.max_delay_steps} ms) and the initial delays are {dt:g}x as long in ms. Fix (the same delays "
+                     f"in ms as at 1 ms): model.max_delay_steps: {max(int(round(m.max_delay_steps / dt)), 1)} and "
+                     f"model.init.position_range: {m.init.position_range / dt:.3g}")
+    return found
