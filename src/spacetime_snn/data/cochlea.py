@@ -169,6 +169,15 @@ def basilar_membrane(wave: np.ndarray, sample_rate: int, num_channels: int,
 # Inner hair cell
 
 
+BLOCK_STEPS = 256
+"""Time steps per block: the stages loop over time, and work on (block, channels) slices so that the per-block
+arrays stay in cache (the results do not depend on it)."""
+
+
+def _blocks(num_steps: int):
+    return ((start, min(start + BLOCK_STEPS, num_steps)) for start in range(0, num_steps, BLOCK_STEPS))
+
+
 def hair_cell(velocity: np.ndarray, sample_rate: float, params: HairCellParams = HairCellParams()) -> np.ndarray:
     """Release probability per step (channels, steps) of Meddis' hair cell driven by the membrane velocity.
 
@@ -184,34 +193,35 @@ def hair_cell(velocity: np.ndarray, sample_rate: float, params: HairCellParams =
     q = np.full(num_channels, resting_cleft * (p.l + p.r) / resting_k)
     c = np.full(num_channels, resting_cleft)
     w = np.full(num_channels, resting_cleft * p.r / p.x)
-
-    drive = np.ascontiguousarray(velocity.T) + p.a  # (steps, channels): rows contiguous for the time loop
-    permeability = np.where(drive > 0, p.g * dt * drive / (drive + p.b), 0.0)
-    del drive
     ydt, xdt, rdt, keep = p.y * dt, p.x * dt, p.r * dt, 1.0 - (p.l + p.r) * dt
-    cleft = np.empty((num_steps, num_channels))
+    release = np.empty((num_channels, num_steps))
     zero = np.zeros(num_channels)
     replenish, eject, reprocess, uptake = (np.empty(num_channels) for _ in range(4))
-    for step in range(num_steps):
-        np.subtract(p.m, q, out=replenish)
-        np.maximum(replenish, zero, out=replenish)
-        replenish *= ydt
-        np.multiply(permeability[step], q, out=eject)
-        np.multiply(w, xdt, out=reprocess)
-        np.multiply(c, rdt, out=uptake)  # reuptake from the old cleft contents
-        w += uptake
-        w -= reprocess
-        np.maximum(w, zero, out=w)
-        q += replenish
-        q -= eject
-        q += reprocess
-        np.maximum(q, zero, out=q)
-        c *= keep
-        c += eject
-        np.maximum(c, zero, out=c)
-        cleft[step] = c
-    cleft *= p.h * dt
-    return cleft.T
+    for first, last in _blocks(num_steps):
+        drive = np.ascontiguousarray(velocity[:, first:last].T) + p.a  # (steps, channels)
+        permeability = np.where(drive > 0, p.g * dt * drive / (drive + p.b), 0.0)
+        cleft = np.empty_like(permeability)
+        for step in range(last - first):
+            np.subtract(p.m, q, out=replenish)
+            np.maximum(replenish, zero, out=replenish)
+            replenish *= ydt
+            np.multiply(permeability[step], q, out=eject)
+            np.multiply(w, xdt, out=reprocess)
+            np.multiply(c, rdt, out=uptake)  # reuptake from the old cleft contents
+            w += uptake
+            w -= reprocess
+            np.maximum(w, zero, out=w)
+            q += replenish
+            q -= eject
+            q += reprocess
+            np.maximum(q, zero, out=q)
+            c *= keep
+            c += eject
+            np.maximum(c, zero, out=c)
+            cleft[step] = c
+        release[:, first:last] = cleft.T
+    release *= p.h * dt
+    return release
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -236,40 +246,41 @@ def fibre_spike_counts(probability: np.ndarray, sample_rate: float, rng: np.rand
     """
     num_channels, num_steps = probability.shape
     blocked = dead_steps(sample_rate, params)
-    chance = np.clip(np.ascontiguousarray(probability.T), 0.0, 1.0 - 1e-12)  # (steps, channels), rows contiguous
-    log_silent = np.log1p(-chance)  # log P(one fibre stays silent)
-    odds = chance / (1.0 - chance)
-    del chance
-    uniforms = rng.random((num_steps, num_channels))
     counts = np.zeros((num_steps, num_channels), dtype=np.int16)
     refractory = np.zeros(num_channels)  # fibres that spiked in the last `blocked` steps
     free, remaining, pmf, cdf = (np.empty(num_channels) for _ in range(4))
     fired = np.empty(num_channels)
     beyond = np.empty(num_channels, dtype=bool)
-    for step in range(num_steps):
-        np.subtract(params.n_convergence, refractory, out=free)
-        np.multiply(free, log_silent[step], out=pmf)
-        np.exp(pmf, out=pmf)  # P(none of the free fibres fires)
-        cdf[:] = pmf
-        uniform, step_odds = uniforms[step], odds[step]
-        np.greater_equal(uniform, cdf, out=beyond)
-        fired[:] = beyond
-        remaining[:] = free
-        k = 1
-        while k <= params.n_convergence and beyond.any():  # P(k) = P(k - 1) * (free - k + 1) / k * p / (1 - p)
-            pmf *= remaining
-            pmf *= step_odds
-            pmf *= 1.0 / k
-            cdf += pmf
+    for first, last in _blocks(num_steps):
+        chance = np.clip(np.ascontiguousarray(probability[:, first:last].T), 0.0, 1.0 - 1e-12)  # (steps, channels)
+        log_silent = np.log1p(-chance)  # log P(one fibre stays silent)
+        odds = chance / (1.0 - chance)
+        uniforms = rng.random((last - first, num_channels))
+        for offset in range(last - first):
+            step = first + offset
+            np.subtract(params.n_convergence, refractory, out=free)
+            np.multiply(free, log_silent[offset], out=pmf)
+            np.exp(pmf, out=pmf)  # P(none of the free fibres fires)
+            cdf[:] = pmf
+            uniform, step_odds = uniforms[offset], odds[offset]
             np.greater_equal(uniform, cdf, out=beyond)
-            fired += beyond
-            remaining -= 1.0
-            k += 1
-        np.minimum(fired, free, out=fired)  # CDF rounding can never fire more fibres than are free
-        counts[step] = fired
-        refractory += fired
-        if step >= blocked:
-            refractory -= counts[step - blocked]
+            fired[:] = beyond
+            remaining[:] = free
+            k = 1
+            while k <= params.n_convergence and beyond.any():  # P(k) = P(k - 1) (free - k + 1) / k p / (1 - p)
+                pmf *= remaining
+                pmf *= step_odds
+                pmf *= 1.0 / k
+                cdf += pmf
+                np.greater_equal(uniform, cdf, out=beyond)
+                fired += beyond
+                remaining -= 1.0
+                k += 1
+            np.minimum(fired, free, out=fired)  # CDF rounding can never fire more fibres than are free
+            counts[step] = fired
+            refractory += fired
+            if step >= blocked:
+                refractory -= counts[step - blocked]
     return counts.T
 
 
@@ -286,28 +297,35 @@ def bushy_cell(fibre_counts: np.ndarray, sample_rate: float,
     membrane_decay, current_decay = math.exp(-dt / params.tau_mem), math.exp(-dt / params.tau_syn)
     gain = params.weight / float(params.n_convergence) * dt
     refractory_steps = params.tau_refrac * sample_rate  # a float, counted down by 1 per step as in lauscher
-    inputs = np.ascontiguousarray(fibre_counts.T, dtype=np.float64)
     spikes = np.zeros((num_steps, num_channels), dtype=bool)
-    v = np.minimum(inputs[0] * gain, 1.0)  # step 0: no decay, no spike check
-    current = inputs[0].copy()
-    countdown = np.full(num_channels, -1.0)
+    v = np.zeros(num_channels)
+    current = np.zeros(num_channels)
+    countdown = np.zeros(num_channels)
     free, fire, integrate = (np.empty(num_channels, dtype=bool) for _ in range(3))
     drive = np.empty(num_channels)
-    for step in range(1, num_steps):
-        np.less_equal(countdown, 0.0, out=free)
-        np.greater_equal(v, 1.0, out=fire)
-        fire &= free
-        spikes[step - 1] = fire
-        np.copyto(countdown, refractory_steps, where=fire)
-        np.not_equal(free, fire, out=integrate)  # free and not firing now: decays and integrates
-        current *= current_decay
-        current += inputs[step]
-        v *= membrane_decay
-        np.multiply(current, gain, out=drive)
-        v += drive
-        v *= integrate  # in refractory (or just reset): 0
-        np.minimum(v, 1.0, out=v)
-        countdown -= 1.0
+    for first, last in _blocks(num_steps):
+        inputs = np.ascontiguousarray(fibre_counts[:, first:last].T, dtype=np.float64)
+        for offset in range(last - first):
+            step = first + offset
+            if step == 0:  # no decay and no spike check at the first step
+                current += inputs[0]
+                np.minimum(current * gain, 1.0, out=v)
+                countdown -= 1.0
+                continue
+            np.less_equal(countdown, 0.0, out=free)
+            np.greater_equal(v, 1.0, out=fire)
+            fire &= free
+            spikes[step - 1] = fire
+            np.copyto(countdown, refractory_steps, where=fire)
+            np.not_equal(free, fire, out=integrate)  # free and not firing now: decays and integrates
+            current *= current_decay
+            current += inputs[offset]
+            v *= membrane_decay
+            np.multiply(current, gain, out=drive)
+            v += drive
+            v *= integrate  # in refractory (or just reset): 0
+            np.minimum(v, 1.0, out=v)
+            countdown -= 1.0
     return spikes.T
 
 
