@@ -85,15 +85,7 @@ def test_a_sample_is_determined_by_seed_split_and_index(spoken_set):
     assert again[0].size != times.size or not np.array_equal(again[1], units)
 
 
-def test_same_spec_same_files_whatever_the_workers(spoken_set, tmp_path):
-    spoken.generate_spoken(SPEC, tmp_path, threads=1, progress=lambda line: None)
-    for name in SPOKEN_FILES.values():
-        with h5py.File(spoken_set / name, "r") as a, h5py.File(tmp_path / name, "r") as b:
-            for key in ("spikes/times", "spikes/units", "labels", "extra/speaker", "extra/keys"):
-                assert all(np.array_equal(x, y) for x, y in zip(a[key][()], b[key][()])), key
-
-
-def test_made_files_are_kept_and_a_new_spec_remakes_them(spoken_set, tmp_path):
+def test_made_files_are_kept_and_a_damaged_one_is_remade_alike_by_one_process(spoken_set, tmp_path):
     lines = []
     target = tmp_path / "copy"
     shutil.copytree(spoken_set, target)
@@ -102,23 +94,32 @@ def test_made_files_are_kept_and_a_new_spec_remakes_them(spoken_set, tmp_path):
     assert lines[0].startswith("up to date") and (target / SPOKEN_FILES["train"]).stat().st_mtime_ns == before
     (target / SPOKEN_FILES["test"]).write_bytes(b"truncated")
     lines.clear()
-    spoken.generate_spoken(SPEC, target, progress=lines.append)
+    spoken.generate_spoken(SPEC, target, threads=1, progress=lines.append)
     assert not lines[0].startswith("up to date")
-    read_shd_file(target / SPOKEN_FILES["test"])
+    for name in SPOKEN_FILES.values():  # one process now, two for the fixture: the same files
+        with h5py.File(spoken_set / name, "r") as a, h5py.File(target / name, "r") as b:
+            for key in ("spikes/times", "spikes/units", "labels", "extra/speaker", "extra/keys"):
+                assert all(np.array_equal(x, y) for x, y in zip(a[key][()], b[key][()])), key
 
 
 def test_an_interrupted_run_resumes_from_cached_chunks(tmp_path, monkeypatch):
-    spec = spoken.SpokenSpec(**{**SPEC.__dict__, "num_train": 40, "channels": 4})
-    cache = tmp_path / ".spoken-cache" / spec.fingerprint()
+    """The chunk bookkeeping alone (samples stubbed): finished chunks are kept, a damaged one is made again."""
+    monkeypatch.setattr(spoken, "CHUNK", 10)
+    monkeypatch.setattr(spoken, "make_sample", lambda spec, speakers, split, index, label, speaker: (
+        np.array([0.001 * (index + 1)]), np.array([label % SPEC.channels])))
+    cache = tmp_path / ".spoken-cache" / SPEC.fingerprint()
     cache.mkdir(parents=True)
-    spoken._make_chunk(spec, "train", 0, str(cache))  # as if a killed run had finished this chunk
+    spoken._make_chunk(SPEC, "train", 0, str(cache))  # as if a killed run had finished these two chunks
+    spoken._make_chunk(SPEC, "test", 10, str(cache))
+    (cache / "test-000010.npz").write_bytes(b"cut short")  # ... and died writing this one
     made = []
     real = spoken._make_chunk
     monkeypatch.setattr(spoken, "_make_chunk", lambda *args: made.append(args[1:3]) or real(*args))
     lines = []
-    spoken.generate_spoken(spec, tmp_path, progress=lines.append)
-    assert lines[0].startswith("1 of 3 chunks cached") and ("train", 0) not in made
-    assert read_shd_file(tmp_path / SPOKEN_FILES["train"]).labels.size == 40
+    spoken.generate_spoken(SPEC, tmp_path, progress=lines.append)
+    assert lines[0].startswith("1 of 4 chunks cached") and sorted(made) == [("test", 0), ("test", 10), ("train", 10)]
+    events = read_shd_file(tmp_path / SPOKEN_FILES["train"])
+    np.testing.assert_allclose(events.times_s, np.float16(0.001 * np.arange(1, 21)))
     assert not cache.exists()  # removed once both files are written
 
 

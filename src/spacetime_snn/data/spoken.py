@@ -224,6 +224,10 @@ CHUNK = 32
 """Samples per cached chunk (and per job of a worker process)."""
 
 
+def _chunk_size(spec: SpokenSpec, split: str, start: int) -> int:
+    return min(CHUNK, (spec.num_train if split == "train" else spec.num_test) - start)
+
+
 def _chunk_path(cache: Path, split: str, start: int) -> Path:
     return cache / f"{split}-{start:06d}.npz"
 
@@ -231,11 +235,11 @@ def _chunk_path(cache: Path, split: str, start: int) -> Path:
 def _make_chunk(spec: SpokenSpec, split: str, start: int, cache: str) -> str:
     """Make samples [start, start + CHUNK) of a split and store them in the cache; returns the chunk's path."""
     path = _chunk_path(Path(cache), split, start)
-    if path.is_file():
-        return str(path)
     speakers = make_speakers(spec)
     labels, speaker_ids = split_plan(spec, split)
     stop = min(start + CHUNK, labels.size)
+    if _chunk_complete(path, stop - start):
+        return str(path)
     times, units = [], []
     for index in range(start, stop):
         t, u = make_sample(spec, speakers, split, index, int(labels[index]), int(speaker_ids[index]))
@@ -245,6 +249,15 @@ def _make_chunk(spec: SpokenSpec, split: str, start: int, cache: str) -> str:
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
         np.savez(handle, counts=counts, times=np.concatenate(times), units=np.concatenate(units).astype(np.uint16))
     return str(path)
+
+
+def _chunk_complete(path: Path, size: int) -> bool:
+    """Whether a cached chunk holds `size` samples (a chunk of another CHUNK or a damaged file is made anew)."""
+    try:
+        with np.load(path) as chunk:
+            return chunk["counts"].size == size and int(chunk["counts"].sum()) == chunk["times"].size
+    except (OSError, ValueError, KeyError, EOFError):
+        return False
 
 
 def _read_chunks(paths: list[Path]) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -308,7 +321,8 @@ def generate_spoken(spec: SpokenSpec, out_dir: str | os.PathLike, threads: int =
 def _run_jobs(spec: SpokenSpec, jobs: list[tuple[str, int]], cache: Path, threads: int,
               progress: Callable[[str], None]) -> None:
     """Make every chunk not yet cached, in `threads` processes (forked: the membrane transfer is shared)."""
-    todo = [(split, start) for split, start in jobs if not _chunk_path(cache, split, start).is_file()]
+    todo = [(split, start) for split, start in jobs
+            if not _chunk_complete(_chunk_path(cache, split, start), _chunk_size(spec, split, start))]
     progress(f"{len(jobs) - len(todo)} of {len(jobs)} chunks cached; making {len(todo)} with {threads} process(es)")
     membrane_transfer(spec.clip_samples, SAMPLE_RATE, spec.channels, BasilarMembraneParams())  # once, shared
     if threads <= 1 or len(todo) <= 1:
