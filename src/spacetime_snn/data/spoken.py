@@ -315,6 +315,8 @@ def generate_spoken(spec: SpokenSpec, out_dir: str | os.PathLike, threads: int =
                        attributes=attributes)
         progress(f"wrote {path}")
     shutil.rmtree(cache, ignore_errors=True)
+    if not any(cache.parent.iterdir()):
+        cache.parent.rmdir()
     return paths["train"], paths["test"]
 
 
