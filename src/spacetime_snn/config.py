@@ -41,6 +41,8 @@ class InitSettings:
     w_rec_std: float = 0.02
     w_out_std: float = 0.03
     position_range: float = 1.0  # positions start Uniform[-r, r]^D (delay units = time steps)
+    # Initial mean hidden rate (Hz) to start in; outside it the input weights are rescaled (training/calibration.py).
+    rate_window_hz: list[float] | None = field(default_factory=lambda: [1.0, 50.0])
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,10 @@ def validate(settings: RunSettings) -> RunSettings:
         _check(_is_number(value) and value >= 0, f"model.init.{key}", f"{value!r}; must be a number >= 0")
     _check(_is_number(m.init.position_range) and m.init.position_range > 0, "model.init.position_range",
            f"{m.init.position_range!r}; must be a number > 0")
+    window = m.init.rate_window_hz
+    _check(window is None or (isinstance(window, (list, tuple)) and len(window) == 2
+                              and all(_is_number(v) for v in window) and 0 <= window[0] < window[1]),
+           "model.init.rate_window_hz", f"{window!r}; must be null or [low, high] in Hz with 0 <= low < high"),
     for key in ("epochs", "batch_size", "eval_batch_size"):
         value = getattr(t, key)
         _check(_is_int(value) and value >= 1, f"train.{key}", f"{value!r}; must be an integer >= 1")
