@@ -25,7 +25,7 @@ class AugmentSettings:
 
 @dataclass(frozen=True)
 class DataSettings:
-    source: Literal["shd", "synthetic"] = "shd"
+    source: Literal["shd", "synthetic", "spoken"] = "shd"
     root: str = "resources/shd"  # folder holding the two HDF5 files
     dt_ms: float = 1.0  # simulation step and binning width
     max_time_ms: float | None = 1000.0  # drop events at or after this time (authors: 1 s); None keeps all
@@ -147,7 +147,7 @@ def validate(settings: RunSettings) -> RunSettings:
     to `spacetime-snn train` directly are held to what the workflow would accept.
     """
     d, m, t = settings.data, settings.model, settings.train
-    _check(d.source in ("shd", "synthetic"), "data.source", f"{d.source!r}; allowed: shd, synthetic")
+    _check(d.source in ("shd", "synthetic", "spoken"), "data.source", f"{d.source!r}; allowed: shd, synthetic, spoken")
     _check(isinstance(d.root, str) and d.root != "", "data.root", f"{d.root!r}; must be a non-empty path (text)")
     _check(_is_number(d.dt_ms) and d.dt_ms > 0, "data.dt_ms", f"{d.dt_ms!r}; must be a number > 0 (ms)")
     _check(d.max_time_ms is None or (_is_number(d.max_time_ms) and d.max_time_ms > 0), "data.max_time_ms",

@@ -51,9 +51,10 @@ FIGURE_TABLES: dict[str, tuple[str, ...]] = {
 }
 FIGURE_GRID = {"fig1": "main", "fig2": "main", "fig3": "main", "fig4": "architecture"}
 
-_DATA_FILES = {"shd": ("shd_train.h5", "shd_test.h5"), "synthetic": ("train.h5", "test.h5")}
+_DATA_FILES = {"shd": ("shd_train.h5", "shd_test.h5"), "synthetic": ("train.h5", "test.h5"),
+               "spoken": ("spoken_train.h5", "spoken_test.h5")}
 # Keys of the config's `data` section that say how the data are made, not how a run reads them.
-_DATA_SOURCE_KEYS = ("synthetic",)
+_DATA_SOURCE_KEYS = ("synthetic", "spoken")
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -257,6 +258,14 @@ def _settings_problems(config: Mapping[str, Any]) -> list[str]:
             SyntheticSpec(**config["data"]["synthetic"])
         except ConfigError as error:
             problems.append(f"'data.synthetic': {error}")
+    if config["data"]["source"] == "spoken":
+        from .data.spoken import SpokenSpec
+
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in config["data"]["spoken"].items()}
+        try:
+            SpokenSpec(**values)
+        except ConfigError as error:
+            problems.append(f"'data.spoken': {error}")
     return list(dict.fromkeys(problems))
 
 
@@ -421,6 +430,11 @@ def options(values: Mapping[str, Any]) -> list[str]:
 def synthetic_options(config: Mapping[str, Any]) -> list[str]:
     """Options of `spacetime-snn data synthetic` (config data.synthetic)."""
     return options(config["data"]["synthetic"])
+
+
+def spoken_options(config: Mapping[str, Any]) -> list[str]:
+    """Options of `spacetime-snn data spoken` (config data.spoken; the rule adds --threads)."""
+    return options(config["data"]["spoken"])
 
 
 def metrics_options(config: Mapping[str, Any]) -> list[str]:

@@ -69,7 +69,7 @@ def test_schema_defaults_agree_with_the_run_settings_dataclasses(schema) -> None
                                  ("study", "conditions", "main", "architecture", "figures")}, schema)
     for section in ("data", "model", "train"):
         expected = {k: v for k, v in defaults[section].items() if k != "hidden"}
-        got = {k: v for k, v in filled[section].items() if k != "synthetic"}
+        got = {k: v for k, v in filled[section].items() if k not in ("synthetic", "spoken")}
         assert got == expected, section
 
 
@@ -90,7 +90,8 @@ def test_schema_defaults_agree_with_the_run_settings_dataclasses(schema) -> None
         ({"conditions": {"spatial": {"model": {"hidden": 64}}}}, "unknown key 'conditions.spatial.model.hidden'"),
         ({"architecture": {"hidden": [32, 0]}}, "'architecture.hidden[1]': 0 is out of range; allowed: integer >= 1"),
         ({"conditions": {"bad name": {}}}, "'conditions': the name 'bad name' is not allowed; names must match"),
-        ({"data": {"source": "mnist"}}, "'data.source': 'mnist' is not allowed; allowed values: shd, synthetic"),
+        ({"data": {"source": "mnist"}}, "'data.source': 'mnist' is not allowed; allowed values: shd, synthetic, spoken"),
+        ({"data": {"spoken": {"snr_db": [0.0]}}}, "'data.spoken.snr_db': [0.0] is too short; give at least 2"),
     ],
 )
 def test_schema_errors_name_the_key_and_what_is_allowed(schema, changes, expected) -> None:
@@ -121,6 +122,7 @@ def test_every_schema_error_is_reported_at_once(schema) -> None:
         ({"data": {"selection": "validation", "validation_fraction": 0.0}},
          "condition 'synaptic': invalid value for 'data.validation_fraction': must be > 0"),
         ({"data": {"source": "synthetic", "synthetic": {"num_classes": 50}}}, "'data.synthetic': synthetic spec"),
+        ({"data": {"source": "spoken", "spoken": {"snr_db": [20.0, 0.0]}}}, "'data.spoken': spoken spec: snr_db"),
     ],
 )
 def test_cross_references_are_checked(schema, changes, expected) -> None:
@@ -250,12 +252,16 @@ def test_cli_options(config) -> None:
     assert shown == config["architecture"]["conditions"]
     assert study.synthetic_options(study.deep_merge(config, {"data": {"synthetic": {"num_train": 5}}})) == [
         "--seed", "0", "--num-train", "5"]
+    spoken = study.deep_merge(config, {"data": {"spoken": {"num_test": 40, "snr_db": [5.0, 15.0]}}})
+    assert study.spoken_options(spoken) == ["--seed", "0", "--num-test", "40", "--snr-db", "5.0", "15.0"]
 
 
 def test_data_files_per_source() -> None:
     assert study.data_files("resources/shd/", "shd") == {
         "train": "resources/shd/shd_train.h5", "test": "resources/shd/shd_test.h5"}
     assert study.data_files("resources/x", "synthetic")["test"] == "resources/x/test.h5"
+    assert study.data_files("resources/s", "spoken") == {
+        "train": "resources/s/spoken_train.h5", "test": "resources/s/spoken_test.h5"}
 
 
 def test_write_settings_is_deterministic_json(tmp_path, config) -> None:

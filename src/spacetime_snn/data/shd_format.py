@@ -31,13 +31,16 @@ from ..errors import DataError
 from ..io_utils import atomic_path
 
 SHD_NUM_CHANNELS = 700
-"""Input channels of SHD (the cochlea model's output fibres); the default when a file has no attribute."""
+"""Input channels of SHD (the cochlea model's output channels); the default when a file has no attribute."""
 
 SHD_FILES = {"train": "shd_train.h5", "test": "shd_test.h5"}
 """File names of SHD's splits, as tonic extracts them (its zip names minus `.zip`)."""
 
 SYNTHETIC_FILES = {"train": "train.h5", "test": "test.h5"}
 """File names of the synthetic task's splits (data/synthetic.py)."""
+
+SPOKEN_FILES = {"train": "spoken_train.h5", "test": "spoken_test.h5"}
+"""File names of the spoken digits' splits (data/spoken.py)."""
 
 _REQUIRED_KEYS = ("spikes/times", "spikes/units", "labels", "extra/keys", "extra/speaker")
 
@@ -72,6 +75,8 @@ def regenerate_hint(path: Path) -> str:
         command = f"`spacetime-snn data shd --root {folder}`"
     elif path.name in SYNTHETIC_FILES.values():
         command = f"`spacetime-snn data synthetic --out {folder}`"
+    elif path.name in SPOKEN_FILES.values():
+        command = f"`spacetime-snn data spoken --out {folder}`"
     else:
         return "rewrite it with spacetime_snn.data.shd_format.write_shd_file"
     return f"run {command} (or rerun snakemake, which runs it)"
