@@ -42,7 +42,7 @@ class InitSettings:
     w_out_std: float = 0.03
     position_range: float = 1.0  # positions start Uniform[-r, r]^D (delay units = time steps)
     # Initial mean hidden rate (Hz) to start in; outside it the input weights are rescaled (training/calibration.py).
-    rate_window_hz: list[float] | None = field(default_factory=lambda: [1.0, 50.0])
+    rate_window_hz: list[float] | None = field(default_factory=lambda: [1.0, 100.0])
 
 
 @dataclass(frozen=True)
