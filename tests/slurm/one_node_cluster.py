@@ -35,6 +35,7 @@ CLUSTER = "spacetime"
 PARTITION = "ci"            # the partition the tests' config names; not the default one, so a job found in it
 DEFAULT_PARTITION = "other"  # proves that `-p` came from the config
 ACCOUNT = "ci"
+POLICY_RC = Path("/usr/sbin/policy-rc.d")  # Debian's hook that lets package scripts start services, or not
 
 
 def missing_binaries() -> list[str]:
@@ -53,7 +54,7 @@ def install_packages(log: Path) -> str | None:
         return f"not root: cannot install {', '.join(PACKAGES)} with apt-get (missing: {', '.join(missing_binaries())})"
     if shutil.which("apt-get") is None:
         return f"no apt-get on this machine to install {', '.join(PACKAGES)}"
-    policy = Path("/usr/sbin/policy-rc.d")
+    policy = POLICY_RC
     added_policy = not policy.exists()
     if added_policy:
         policy.write_text("#!/bin/sh\n# written by the spacetime slurm tests during apt-get install\nexit 101\n")
