@@ -7,8 +7,9 @@
    again by the profile's retry with a longer limit (runtime x attempt, study.attempt_runtime), resumes from its
    checkpoint ("resumed ... after epoch N" in its log) and ends with the parameters of an uninterrupted run.
 
-What the cluster did is printed at the end of pytest's output (conftest.py). Only the plugin's first status check
-is brought forward (its default waits 40 s); everything else is the user-facing profile, profiles/slurm.
+What the cluster did is printed at the end of pytest's output (conftest.py). The runs use the user-facing profile,
+profiles/slurm, with two changes on the command line: the plugin's first status check is brought forward (its
+default waits 40 s), and the resume run may retry 3 times (the profile: once) in case the machine is loaded.
 """
 
 from __future__ import annotations
