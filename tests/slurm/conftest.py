@@ -1,5 +1,5 @@
-"""Fixtures of the SLURM tests: the one-node cluster (one_node_cluster.py), started once per session and stopped
-at its end, also when a test fails; and a section at the end of pytest's output that shows what the cluster did
+"""Fixtures of the SLURM tests: the one-node cluster (one_node_cluster.py), started for the tests that need it and
+stopped after them, also when a test fails; and a section at the end of pytest's output that shows what the cluster did
 (job ids and states, the sbatch resources of a training job, the resume), so CI's log holds the evidence."""
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
             terminalreporter.write_line(line)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory, slurm_report):
-    """A running one-node cluster with accounting; skips (saying why) where it cannot be installed."""
+    """A running one-node cluster with accounting, for the tests of one module (stopped after them); skips,
+    saying why, where it cannot be installed."""
     reason = install_packages(tmp_path_factory.mktemp("slurm-apt") / "apt-get.log")
     if reason:
         slurm_report.append(f"skipped: {reason}")

@@ -16,7 +16,7 @@ def test_without_root_the_packages_are_not_installed_and_the_reason_says_so(monk
 
 
 def test_an_unreachable_registry_is_a_skip_reason_with_apts_last_words(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(one_node_cluster.shutil, "which", lambda name: "/usr/bin/apt-get" if name == "apt-get" else None)
+    monkeypatch.setattr(one_node_cluster.shutil, "which", lambda name: "/usr/bin/apt" if name == "apt-get" else None)
     monkeypatch.setattr(one_node_cluster.os, "geteuid", lambda: 0)
     monkeypatch.setattr(one_node_cluster, "POLICY_RC", tmp_path / "policy-rc.d")  # never /usr/sbin
     log = tmp_path / "apt.log"
