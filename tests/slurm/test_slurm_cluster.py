@@ -46,12 +46,12 @@ SACCT_FIELDS = ("JobID", "Comment", "State", "Partition", "Account", "ReqMem", "
 # Rules whose resources come from another key of config `resources`.
 RESOURCE_KEY = {"aggregate_accuracy": "aggregate", "data_synthetic": "data", "data_shd": "data"}
 
-# The resume run: one training that lasts ~2.5 min on this machine, so that SLURM, which checks time limits every
+# The resume run: one training that lasts ~2 min on this machine, so that SLURM, which checks time limits every
 # 30 s, kills its first attempt (1 minute, SLURM's least) 60-95 s after it started, after some checkpoints, and
 # the first retry (2 minutes) can finish it. Its epochs are set from the seconds per epoch of a 2-epoch local run
 # of the same training (the machine may be idle, as in CI, or shared); retries 2 and 3 (3, 4 minutes) are for a
 # load that grows meanwhile.
-RESUME_TRAINING_SECONDS = 150
+RESUME_TRAINING_SECONDS = 120
 RESUME_RUN = ("spatial", 64, 0)
 RESUME_CONFIG = {
     "study": "resume",
