@@ -5,6 +5,7 @@ stopped after them, also when a test fails; and a section at the end of pytest's
 from __future__ import annotations
 
 import shutil
+import signal
 
 import pytest
 
@@ -43,10 +44,17 @@ def cluster(tmp_path_factory, slurm_report):
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("cluster")
     cluster = OneNodeCluster(root)
+    # A test run ended with SIGTERM (a CI time-out) unwinds like Ctrl-C, so the daemons are still stopped.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         cluster.start()
         slurm_report.append(cluster.describe())
         yield cluster
     finally:
         cluster.stop()
+        signal.signal(signal.SIGTERM, previous)
         shutil.rmtree(root / "mysql", ignore_errors=True)  # the database files (tens of MB) are of no further use
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")

@@ -181,6 +181,8 @@ class OneNodeCluster:
 
     # ---- the daemons ----
     def _start(self, name: str, command: list[str]) -> Daemon:
+        """Start a daemon in the foreground, as a child in a session of its own (a Ctrl-C meant for pytest does
+        not reach it, so that `stop` can still cancel jobs through slurmctld and end the daemons in order)."""
         log = self.root / "log" / f"{name}.out"
         with log.open("ab") as out:
             process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env(),
