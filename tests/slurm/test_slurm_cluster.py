@@ -88,15 +88,21 @@ class Snakemake:
         self.waiter = threading.Thread(target=self._time, daemon=True)
         self.waiter.start()
 
+    def kill(self) -> None:
+        """End the run and what it started locally, if it is still running."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.waiter.join()
+
     def _time(self) -> None:
         self.process.wait()
         self.seconds = time.perf_counter() - self.start
 
     def finish(self, timeout: float) -> StudyRun:
-        self.waiter.join(timeout=max(0.0, timeout - (time.perf_counter() - self.start)))
-        if self.process.poll() is None:  # over its time: end it and what it started
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.waiter.join()
+        try:
+            self.waiter.join(timeout=max(0.0, timeout - (time.perf_counter() - self.start)))
+        finally:
+            self.kill()  # over its time, or the test run was interrupted
         self.out.seek(0)
         output = self.out.read()
         self.out.close()
@@ -230,7 +236,10 @@ def resume(cluster, tmp_path_factory) -> tuple[StudyRun, StudyRun, int]:
                                        resume_config, names, *FIRST_STATUS_CHECK, *RESUME_RETRIES], cluster.env())
     uninterrupted = Snakemake(local_dir, [target, "--cores", "1", "--configfile", "configs/ci.yaml", resume_config],
                               dict(os.environ))
-    return on_cluster.finish(timeout=1500), uninterrupted.finish(timeout=1500), epochs
+    try:
+        return on_cluster.finish(timeout=1500), uninterrupted.finish(timeout=1500), epochs
+    finally:
+        uninterrupted.kill()
 
 
 # ---- the tests ----
