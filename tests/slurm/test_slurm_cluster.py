@@ -92,7 +92,7 @@ class Snakemake:
         """End the run and what it started locally, if it is still running."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.waiter.join()
+        self.waiter.join()
 
     def _time(self) -> None:
         self.process.wait()
