@@ -310,8 +310,8 @@ def test_a_training_killed_at_its_time_limit_resumes_and_ends_with_the_same_para
     assert on_cluster.result.returncode == 0, failure(on_cluster, cluster)
     assert uninterrupted.result.returncode == 0, uninterrupted.result.stdout[-3000:]
     jobs = cluster_jobs(cluster, on_cluster)
-    slurm_report.append(f"resume: one training of {epochs} epochs (~{RESUME_TRAINING_SECONDS} s here) with a "
-                        f"1-minute first attempt "
+    slurm_report.append(f"resume: one training of {epochs} epochs (set for ~{RESUME_TRAINING_SECONDS} s here) "
+                        f"with a 1-minute first attempt "
                         f"({on_cluster.seconds:.0f} s wall-clock; uninterrupted locally {uninterrupted.seconds:.0f} s)")
     slurm_report.extend(job_table(jobs))
     states = [job["State"] for job in jobs]
