@@ -28,9 +28,9 @@ class DataSettings:
     source: Literal["shd", "synthetic"] = "shd"
     root: str = "resources/shd"  # folder holding the two HDF5 files
     dt_ms: float = 1.0  # simulation step and binning width
-    max_time_ms: float | None = None  # drop events after this time; None = latest spike in the data
-    validation_fraction: float = 0.1  # held out of the training set for model selection
-    selection: Literal["validation", "train"] = "validation"  # "train" = the authors' protocol
+    max_time_ms: float | None = 1000.0  # drop events at or after this time (authors: 1 s); None keeps all
+    validation_fraction: float = 0.1  # held out of the training set when selection is "validation"
+    selection: Literal["validation", "train"] = "train"  # "train" = the authors' protocol; "validation" = ours
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
 
@@ -41,6 +41,8 @@ class InitSettings:
     w_rec_std: float = 0.02
     w_out_std: float = 0.03
     position_range: float = 1.0  # positions start Uniform[-r, r]^D (delay units = time steps)
+    # Initial mean hidden rate (Hz) to start in; outside it the input weights are rescaled (training/calibration.py).
+    rate_window_hz: list[float] | None = field(default_factory=lambda: [1.0, 50.0])
 
 
 @dataclass(frozen=True)
@@ -49,36 +51,38 @@ class ModelSettings:
     delay_mode: Literal["none", "axonal", "synaptic", "spatial"] = "spatial"
     dims: int = 2  # dimensions of the position space (spatial mode)
     max_delay_steps: int = 62
-    delay_interpolation: Literal["linear", "round"] = "linear"  # "round" = the authors' integer delays
+    delay_interpolation: Literal["linear", "round"] = "round"  # "round" = the authors' integer delays
     input_delays: bool = False  # learnable per-synapse delays on input -> hidden as well
     tau_mem_ms: float = 20.0
     tau_syn_ms: float = 5.0
     threshold: float = 1.0
     surrogate_slope: float = 10.0  # steepness of the fast-sigmoid surrogate derivative
-    scale_input: bool = False  # V += (1 - beta) I instead of V += I (mlGeNN's scale_i; paper: off)
+    scale_input: bool = True  # mlGeNN EventProp's scale_i: V += (1 - beta) tau_syn/dt (1 - alpha) I (authors: on)
     init: InitSettings = field(default_factory=InitSettings)
 
 
 @dataclass(frozen=True)
 class SpikeRegSettings:
-    """Penalty on the mean spike count per hidden neuron and sample outside [lower_target, upper_target]."""
+    """mlGeNN's spike regulariser: per hidden neuron, (k / 2) (mean spike count per sample - target)^2 with
+    k = upper_strength above the target and lower_strength below it (reg_lambda_upper / _lower, reg_nu_upper)."""
 
-    upper_strength: float = 1e-4
-    upper_target: float = 14.0  # spikes per neuron per sample
-    lower_strength: float = 1e-3
-    lower_target: float = 0.5
+    upper_strength: float = 5e-10
+    lower_strength: float = 5e-10
+    target: float = 1.0  # spikes per neuron per sample (mlGeNN's reg_nu_upper)
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     epochs: int = 300
-    patience: int = 15  # epochs without improvement of the selection accuracy before stopping
+    patience: int = 16  # epochs without improvement of the selection accuracy before stopping (authors: 16)
     batch_size: int = 256
     lr: float = 1e-3  # Adam, weights
-    delay_lr: float = 0.1  # Adam, positions or free delays
+    delay_lr: float = 0.05  # Adam, positions or free delays
     spike_reg: SpikeRegSettings = field(default_factory=SpikeRegSettings)
+    min_epochs: int = 0  # never stop early before this epoch
     l1: float = 0.0  # lambda * sum |w_rec|
-    distance_cost: float = 0.0  # lambda * sum |w_ij| * d_ij
+    distance_cost: float = 0.0  # lambda * sum |w_ij| * d_ij ** distance_power
+    distance_power: float = 1.0  # exponent of the delay in the distance cost (paper v1: 1, v2: 2)
     distance_cost_moves_positions: bool = False  # authors: the cost pulls weights only
     dead_neuron_boost: float = 0.002  # added to input weights of hidden neurons silent for a whole epoch
     eval_batch_size: int = 512
@@ -176,10 +180,18 @@ def validate(settings: RunSettings) -> RunSettings:
         _check(_is_number(value) and value >= 0, f"model.init.{key}", f"{value!r}; must be a number >= 0")
     _check(_is_number(m.init.position_range) and m.init.position_range > 0, "model.init.position_range",
            f"{m.init.position_range!r}; must be a number > 0")
+    window = m.init.rate_window_hz
+    _check(window is None or (isinstance(window, (list, tuple)) and len(window) == 2
+                              and all(_is_number(v) for v in window) and 0 <= window[0] < window[1]),
+           "model.init.rate_window_hz", f"{window!r}; must be null or [low, high] in Hz with 0 <= low < high"),
     for key in ("epochs", "batch_size", "eval_batch_size"):
         value = getattr(t, key)
         _check(_is_int(value) and value >= 1, f"train.{key}", f"{value!r}; must be an integer >= 1")
     _check(_is_int(t.patience) and t.patience >= 1, "train.patience", f"{t.patience!r}; must be an integer >= 1")
+    _check(_is_int(t.min_epochs) and t.min_epochs >= 0, "train.min_epochs",
+           f"{t.min_epochs!r}; must be an integer >= 0")
+    _check(_is_number(t.distance_power) and t.distance_power >= 0, "train.distance_power",
+           f"{t.distance_power!r}; must be a number >= 0")
     for key in ("lr", "delay_lr"):
         value = getattr(t, key)
         _check(_is_number(value) and value > 0, f"train.{key}", f"{value!r}; must be a number > 0")
@@ -199,3 +211,42 @@ def validate(settings: RunSettings) -> RunSettings:
 def settings_from_dict(values: dict[str, Any]) -> RunSettings:
     """Build and validate RunSettings from a (possibly partial) nested dict; missing keys take defaults."""
     return validate(_build(RunSettings, values, ""))
+
+
+def dt_warnings(settings: RunSettings, num_steps: int | None = None) -> list[str]:
+    """What a time step other than 1 ms changes without saying so, each with its fix (empty when nothing does).
+
+    Delays, positions and `max_delay_steps` are counted in steps (one distance unit = one step), so their length
+    in ms scales with dt; without `scale_input` the input gain is 1 per step, so the same weights drive a neuron
+    ~1/dt times harder per ms (untrained, on the demo task: 21 Hz at 1 ms, 4,890 Hz at 0.1 ms, before the start-up
+    calibration rescales the gain). `num_steps` (the samples' length in steps, once the data are binned; else from
+    data.max_time_ms) is checked against the longest delay.
+    """
+    d, m = settings.data, settings.model
+    dt = d.dt_ms
+    found = []
+    if not m.scale_input and dt != 1.0:
+        calibrated = ("; the start-up calibration (model.init.rate_window_hz) then rescales every layer's gain to "
+                      "bring the rate into its window, so the run starts at a sane rate, but with other effective "
+                      "weights and learning rates than at 1 ms" if m.init.rate_window_hz else "")
+        found.append(f"data.dt_ms = {dt:g} with model.scale_input: false: the input gain is 1 per step, so the "
+                     f"same weights drive the neurons ~{1 / dt:.3g}x as hard per ms as at 1 ms{calibrated}. Fix: "
+                     f"model.scale_input: true (mlGeNN's scale_i, the authors' setting: nearly the same dynamics at "
+                     f"any dt_ms), or data.dt_ms: 1.0")
+    if m.delay_mode == "none" and not m.input_delays:
+        return found
+    steps = num_steps if num_steps is not None else (
+        int(math.ceil(d.max_time_ms / dt)) if d.max_time_ms is not None else None)
+    longest_ms = m.max_delay_steps * dt
+    if steps is not None and m.max_delay_steps >= steps:
+        found.append(f"model.max_delay_steps = {m.max_delay_steps} steps is {longest_ms:g} ms at data.dt_ms = "
+                     f"{dt:g}, as long as the samples or longer ({steps} steps, {steps * dt:g} ms): a spike delayed "
+                     f"that long arrives after the sample has ended. Fix: model.max_delay_steps: {max(steps - 1, 1)} "
+                     f"or less, or a smaller data.dt_ms")
+    elif dt != 1.0:
+        found.append(f"data.dt_ms = {dt:g}: delays and positions are in steps (one distance unit = one step), so "
+                     f"model.max_delay_steps = {m.max_delay_steps} is {longest_ms:g} ms (at 1 ms: "
+                     f"{m.max_delay_steps} ms) and the initial delays are {dt:g}x as long in ms. Fix (the same delays "
+                     f"in ms as at 1 ms): model.max_delay_steps: {max(int(round(m.max_delay_steps / dt)), 1)} and "
+                     f"model.init.position_range: {m.init.position_range / dt:.3g}")
+    return found

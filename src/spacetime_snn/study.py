@@ -2,7 +2,8 @@
 
 The Snakemake workflow calls these functions from `workflow/rules/common.smk`, so the rules stay declarations
 and the logic is unit-tested (tests/pipeline/test_pipeline_study.py). Everything here is pure: plain dicts in,
-plain data out; the only file access is `load_yaml` and `write_settings`.
+plain data out; the only file access is `load_yaml` and `write_settings`, and the messages at the end, which
+look for config files and finished results.
 
 Vocabulary:
 - a *condition* is a named set of overrides of the `model` / `train` defaults (it may `extends` another one);
@@ -17,6 +18,7 @@ import dataclasses
 import difflib
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -241,13 +243,13 @@ def _settings_problems(config: Mapping[str, Any]) -> list[str]:
 
     problems = []
     for grid in GRIDS:
-        hidden = config[grid]["hidden"]
-        hidden = hidden[0] if isinstance(hidden, list) else hidden
+        sizes = config[grid]["hidden"] if isinstance(config[grid]["hidden"], list) else [config[grid]["hidden"]]
         for name in config[grid]["conditions"]:
-            try:
-                settings_from_dict(run_settings(config, name, hidden, config[grid]["seeds"][0]))
-            except ConfigError as error:
-                problems.append(f"condition {name!r}: {error}")
+            for hidden in sizes:  # every size: a `by_hidden` entry may hold the bad value
+                try:
+                    settings_from_dict(run_settings(config, name, hidden, config[grid]["seeds"][0]))
+                except ConfigError as error:
+                    problems.append(f"condition {name!r}: {error}")
     if config["data"]["source"] == "synthetic":
         from .data.synthetic import SyntheticSpec
 
@@ -288,20 +290,24 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def resolve_condition(config: Mapping[str, Any], name: str) -> dict[str, dict[str, Any]]:
-    """The `model` and `train` overrides of a condition after following its `extends` chain (the child wins)."""
+def resolve_condition(config: Mapping[str, Any], name: str, hidden: int | None = None) -> dict[str, dict[str, Any]]:
+    """The `model` and `train` overrides of a condition after following its `extends` chain (the child wins);
+    with `hidden`, each condition of the chain also applies its `by_hidden` entry for that size."""
     conditions = config["conditions"]
     resolved: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
     for ancestor in reversed(_extends_chain(conditions, name)):
-        for section in resolved:
-            resolved[section] = deep_merge(resolved[section], conditions[ancestor].get(section, {}))
+        layers = [conditions[ancestor]]
+        layers += [entry for entry in conditions[ancestor].get("by_hidden", []) if entry["hidden"] == hidden]
+        for layer in layers:
+            for section in resolved:
+                resolved[section] = deep_merge(resolved[section], layer.get(section, {}))
     return resolved
 
 
 def run_settings(config: Mapping[str, Any], condition: str, hidden: int, seed: int) -> dict[str, Any]:
     """The settings `spacetime-snn train --settings` reads (docs/architecture.md, "Run settings"):
-    the defaults, then the condition's overrides, then the grid's hidden size and seed."""
-    overrides = resolve_condition(config, condition)
+    the defaults, then the condition's overrides (with those for this hidden size), then the size and seed."""
+    overrides = resolve_condition(config, condition, int(hidden))
     data = {key: copy.deepcopy(value) for key, value in config["data"].items() if key not in _DATA_SOURCE_KEYS}
     model = {**deep_merge(config["model"], overrides["model"]), "hidden": int(hidden)}
     train = deep_merge(config["train"], overrides["train"])
@@ -510,3 +516,102 @@ def write_settings(path: str | Path, settings: Mapping[str, Any]) -> None:
     run = study, condition, hidden, seed), which consumers may carry into their CSV columns."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What the user is told: which config file selects a study, where a finished run put its results
+
+
+def study_config_files(name: str, root: str | Path = ".") -> list[Path]:
+    """The study configs under `root` (config.yaml, configs/*.yaml) whose `study` is `name`, relative to `root`."""
+    root = Path(root)
+    found = []
+    for path in [root / "config.yaml", *sorted((root / "configs").glob("*.yaml"))]:
+        try:
+            declared = load_yaml(path)
+        except Exception:  # unreadable or malformed: not a config this message can point to
+            continue
+        if isinstance(declared, dict) and declared.get("study") == name:
+            found.append(path.relative_to(root))
+    return found
+
+
+def configfile_option(name: str | None, root: str | Path = ".") -> str:
+    """The `--configfile=...` option (with a leading space) that selects study `name` in the repository at
+    `root`: empty for the study of config.yaml itself, a placeholder naming the study when no file declares it."""
+    if name is None:
+        return " --configfile=<the config file of this study>"
+    files = study_config_files(name, root)
+    if Path("config.yaml") in files:
+        return ""
+    if files:
+        return f" --configfile={files[0]}"
+    return f" --configfile=<the config file that sets study: {name}>"
+
+
+def configfile_arguments(configfiles: Iterable[str | Path], root: str | Path = ".") -> list[str]:
+    """The --configfile arguments of the running command (Snakemake's `workflow.overwrite_configfiles`), as a user
+    would type them again: paths relative to `root` where possible; one file as `--configfile=FILE`, several as
+    `--configfile A B` (to be placed last: the option takes every word after it)."""
+    root = Path(root).resolve()
+    paths = []
+    for path in configfiles:
+        path = Path(path)
+        try:
+            path = path.resolve().relative_to(root)
+        except ValueError:
+            pass
+        paths.append(str(path))
+    if not paths:
+        return []
+    return [f"--configfile={paths[0]}"] if len(paths) == 1 else ["--configfile", *paths]
+
+
+def wrong_study_message(target: str, other: str, config: Mapping[str, Any], root: str | Path = ".") -> str:
+    """The error for a target under results/<other>/ while the config selects another study (usually a forgotten
+    --configfile, or `--configfile FILE TARGET`, which reads TARGET as a second config file)."""
+    option = configfile_option(other, root)
+    return (f"{target} belongs to study '{other}', but the config of this command is study '{config['study']}' "
+            f"(its results go to {results_dir(config)}/). Fix: `snakemake --cores 2{option} {target}`. Write "
+            f"--configfile=FILE, or the targets before --configfile: `--configfile FILE TARGET` reads TARGET as a "
+            f"second config file.")
+
+
+def finished_message(config: Mapping[str, Any], configfiles: Iterable[str | Path], workdir: str | Path = ".",
+                     repo: str | Path = ".") -> str:
+    """What a successful `snakemake` run prints last: where the figures, Table 1 and the data behind them are
+    (those present in `workdir`), and the command that makes the HTML report (Snakemake writes it in a separate
+    call, once they all exist). `configfiles` are shown relative to `repo`, where the user types the command."""
+    workdir = Path(workdir)
+    results = results_dir(config)
+    figures = [f"{results}/figures/{fig}.pdf" for fig in FIGURE_TABLES
+               if (workdir / results / "figures" / f"{fig}.pdf").exists()]
+    table = f"{results}/tables/table1.md"
+    lines = [f"Study '{config['study']}': results in {results}/"]
+    if figures:
+        lines.append(f"  figures:  {', '.join(figures)} (a PNG beside each)")
+    if (workdir / table).exists():
+        lines.append(f"  Table 1:  {table} (and table1.csv)")
+    lines.append(f"  the data they are drawn from: {results}/aggregated/*.csv; each run: {results}/runs/; "
+                 f"job logs: {results}/logs/")
+    command = shlex.join(["snakemake", "--report", f"{results}/report.html",
+                          *configfile_arguments(configfiles, repo)])
+    if len(figures) == len(FIGURE_TABLES) and (workdir / table).exists():
+        lines.append(f"  HTML report with the captions: `{command}` writes {results}/report.html")
+    else:
+        lines.append(f"  HTML report: once every figure and Table 1 exist, `{command}`")
+    return "\n".join(lines)
+
+
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """Warnings about the trained conditions' settings (config.dt_warnings: a time step other than 1 ms), each
+    once with the conditions it concerns; printed when the workflow starts."""
+    from .config import dt_warnings, settings_from_dict
+
+    concerned: dict[str, list[str]] = {}
+    for run in dict.fromkeys(Run(r.condition, r.hidden, 0) for r in all_runs(config)):
+        for warning in dt_warnings(settings_from_dict(run_settings(config, run.condition, run.hidden, 0))):
+            names = concerned.setdefault(warning, [])
+            if run.condition not in names:
+                names.append(run.condition)
+    return [f"condition(s) {', '.join(names)}: {warning}" for warning, names in concerned.items()]

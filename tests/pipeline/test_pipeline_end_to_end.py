@@ -95,12 +95,25 @@ def test_figures_and_table_are_written(ci_run) -> None:
         assert label in markdown
 
 
-def test_the_report_holds_figures_and_table(ci_run) -> None:
+def test_the_run_ends_saying_where_the_results_are(ci_run) -> None:
     workdir, config, result = ci_run
     assert result.returncode == 0
-    report = run_snakemake(workdir, "--report", "report.html", "--configfile", "configs/ci.yaml")
+    summary = result.stdout[result.stdout.rindex("Study 'ci': results in results/ci/"):]
+    assert "  figures:  results/ci/figures/fig1.pdf, results/ci/figures/fig2.pdf, results/ci/figures/fig3.pdf, " \
+           "results/ci/figures/fig4.pdf (a PNG beside each)" in summary
+    assert "  Table 1:  results/ci/tables/table1.md (and table1.csv)" in summary
+    assert "  HTML report with the captions: `snakemake --report results/ci/report.html " \
+           "--configfile=configs/ci.yaml` writes results/ci/report.html" in summary
+
+
+def test_the_report_holds_figures_and_table(ci_run) -> None:
+    """Made by the command the run's last lines give."""
+    workdir, config, result = ci_run
+    assert result.returncode == 0
+    command = re.search(r"HTML report with the captions: `snakemake ([^`]+)`", result.stdout).group(1).split()
+    report = run_snakemake(workdir, *command)
     assert report.returncode == 0, report.stdout[-3000:]
-    html = (workdir / "report.html").read_text()
+    html = (workdir / "results" / "ci" / "report.html").read_text()
     assert all(f"{fig}.png" in html for fig in study.FIGURE_TABLES) and "table1.csv" in html
 
 

@@ -15,9 +15,7 @@ def test_full_study_dag_trains_each_run_once(workdir: Path) -> None:
     result = run_snakemake(workdir, "-n", "--quiet", "rules")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    shared = main & architecture
-    assert shared, "config.yaml's grids are expected to share runs (spatial and synaptic at 128 neurons)"
-    assert counts["train"] == len(main) + len(architecture) - len(shared)
+    assert counts["train"] == len(main | architecture) == 420
     assert counts["settings"] == counts["train"]
     assert counts["prune"] == counts["metrics"] == len(main)
     assert counts["figure"] == 4 and counts["table"] == 1 and counts["data_shd"] == 1
