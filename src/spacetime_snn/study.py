@@ -489,11 +489,13 @@ def labels(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 def figure_options(config: Mapping[str, Any], figure: str) -> list[str]:
-    """Options of `spacetime-snn figure <figN>`: the full label mapping (one colour per condition across figures),
-    the conditions of the figure's grid, and the figure's example run / hidden size."""
+    """Options of `spacetime-snn figure <figN>`: the labels of the figure's grid (one colour per condition, the
+    same in every figure of that grid), its conditions, and the figure's example run / hidden size."""
     figures, main = config["figures"], config["main"]
-    values: dict[str, Any] = {"labels": json.dumps(labels(config), ensure_ascii=False),
-                              "show": config[FIGURE_GRID[figure]]["conditions"],
+    shown = config[FIGURE_GRID[figure]]["conditions"]
+    grid_labels = {name: label for name, label in labels(config).items() if name in shown}  # colours per grid
+    values: dict[str, Any] = {"labels": json.dumps(grid_labels, ensure_ascii=False),
+                              "show": shown,
                               "dt_ms": config["data"]["dt_ms"]}
     if figure in ("fig1", "fig2", "fig3"):
         values["hidden"] = main["hidden"]

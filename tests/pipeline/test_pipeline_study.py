@@ -242,8 +242,9 @@ def test_cli_options(config) -> None:
     fig2 = study.figure_options(config, "fig2")
     assert fig2[fig2.index("--without-cost") + 1] == "spatial" and fig2[fig2.index("--with-cost") + 1] == "spatial_cost"
     labels = json.loads(fig2[fig2.index("--labels") + 1])
-    assert list(labels)[:3] == ["synaptic", "spatial", "spatial_cost"]  # the same colour order in every figure
+    assert list(labels) == ["synaptic", "spatial", "spatial_cost"]  # the main grid's colours, in every main figure
     fig4 = study.figure_options(config, "fig4")
+    assert list(json.loads(fig4[fig4.index("--labels") + 1])) == config["architecture"]["conditions"]
     assert "--hidden" not in fig4 and "--seed" not in fig4
     shown = fig4[fig4.index("--show") + 1: fig4.index("--show") + 7]
     assert shown == config["architecture"]["conditions"]
