@@ -330,10 +330,20 @@ def test_a_training_killed_at_its_time_limit_resumes_and_ends_with_the_same_para
         f"h{RESUME_RUN[1]}" / f"s{RESUME_RUN[2]}.log"
     resumed = re.findall(rf"^resumed {re.escape(str(run))} after epoch (\d+)$", log.read_text(), flags=re.MULTILINE)
     assert resumed and 1 <= int(resumed[-1]) < epochs, log.read_text()[-2000:]
+    # The run's own history (<run>/train.log, which Snakemake never deletes) holds every attempt: each retry
+    # resumed where the attempt before it was stopped.
+    history = (on_cluster.workdir / run / "train.log").read_text()
+    attempts = re.findall(r"\] attempt started: ", history)
+    resumes = [int(epoch) for epoch in re.findall(rf"\] resumed {re.escape(str(run))} after epoch (\d+)$", history,
+                                                   flags=re.MULTILINE)]
+    assert len(attempts) == len(jobs) and len(resumes) == len(jobs) - 1, history[-3000:]
+    assert resumes == sorted(resumes) and resumes[-1] == int(resumed[-1]), resumes
     tensors = same_parameters(on_cluster.workdir / run / "model.pt", uninterrupted.workdir / run / "model.pt")
     pd.testing.assert_frame_equal(comparable(pd.read_csv(on_cluster.workdir / run / "log.csv")),
                                   comparable(pd.read_csv(uninterrupted.workdir / run / "log.csv")))
     slurm_report.append(f"  {killed[-1].strip()}")
-    slurm_report.append(f"  {log.relative_to(on_cluster.workdir)}: resumed {run} after epoch {resumed[-1]}")
+    slurm_report.append(f"  {run / 'train.log'}: {len(attempts)} attempts, resumed after epoch "
+                        f"{', '.join(map(str, resumes))}; {log.relative_to(on_cluster.workdir)}: "
+                        f"resumed {run} after epoch {resumed[-1]}")
     slurm_report.append(f"  final parameters equal to the uninterrupted run: {tensors} tensors, bit for bit; "
                         f"log.csv equal in all {epochs} epochs")
