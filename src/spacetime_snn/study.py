@@ -412,6 +412,44 @@ def regex_alternatives(names: Iterable[str]) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Job resources (local scheduling and SLURM submission)
+
+
+def attempt_runtime(minutes: int, attempt: int, max_minutes: int | None) -> int:
+    """Time limit (minutes) of a job's `attempt` (1, 2, ...): `minutes` x attempt, at most `max_minutes`.
+
+    A job retried after hitting its time limit (the SLURM profile's `retries`) thus gets more time; a training
+    job also resumes from its checkpoint, so it needs at most what was left. The cap is the partitions' time
+    limit: SLURM leaves a job asking for more pending forever (reason PartitionTimeLimit)."""
+    runtime = minutes * attempt
+    return runtime if max_minutes is None else min(runtime, max_minutes)
+
+
+def job_resources(config: Mapping[str, Any], rule: str) -> dict[str, Any]:
+    """Snakemake resources of one job of `rule` (config resources.<rule>), with the SLURM partition, account and
+    GPU model of config `slurm`: GPU jobs go to slurm.gpu_partition, every other job to slurm.cpu_partition
+    (empty names are left out: the cluster's default). `runtime` is a function of the attempt
+    (`attempt_runtime`), which Snakemake calls with each job's attempt number."""
+    requested, slurm = config["resources"][rule], config["slurm"]
+
+    def runtime(wildcards, attempt):
+        return attempt_runtime(requested["runtime"], attempt, slurm["max_runtime"])
+
+    resources: dict[str, Any] = {"mem_mb": requested["mem_mb"], "runtime": runtime}
+    gpu = requested["gpu"] > 0
+    if gpu:
+        resources["gpu"] = requested["gpu"]
+        if slurm["gpu_model"]:
+            resources["gpu_model"] = slurm["gpu_model"]
+    partition = slurm["gpu_partition"] if gpu else slurm["cpu_partition"]
+    if partition:
+        resources["slurm_partition"] = partition
+    if slurm["account"]:
+        resources["slurm_account"] = slurm["account"]
+    return resources
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Command-line options of the rules' CLI calls
 
 

@@ -34,10 +34,9 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"spacetime-snn lacks {', 
 
 
 @pytest.fixture(scope="module")
-def ci_run(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProcess]:
-    workdir = tmp_path_factory.mktemp("ci")
-    result = run_snakemake(workdir, "--cores", "2", "--configfile", "configs/ci.yaml", timeout=1800)
-    return workdir, load_config("configs/ci.yaml"), result
+def ci_run(local_ci_study) -> tuple[Path, dict, subprocess.CompletedProcess]:
+    """`snakemake --cores 2 --configfile configs/ci.yaml`, run once per session (tests/conftest.py)."""
+    return local_ci_study.workdir, load_config("configs/ci.yaml"), local_ci_study.result
 
 
 def failure_report(workdir: Path, result: subprocess.CompletedProcess) -> str:

@@ -275,3 +275,23 @@ def test_write_settings_is_deterministic_json(tmp_path, config) -> None:
     assert list(json.loads(first)) == ["data", "model", "train", "seed", "run"]
     assert list(json.loads(first)["run"]) == ["study", "condition", "hidden", "seed"]
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary file left behind
+
+
+def test_a_retried_job_gets_more_time_up_to_the_partition_limit() -> None:
+    assert [study.attempt_runtime(120, attempt, 300) for attempt in (1, 2, 3)] == [120, 240, 300]
+    assert study.attempt_runtime(1, 4, None) == 4
+    assert study.attempt_runtime(2000, 1, 1440) == 1440  # never more than a partition allows (it would pend)
+
+
+def test_job_resources_route_gpu_jobs_and_name_the_account(config) -> None:
+    names = {"slurm": {"account": "proj", "cpu_partition": "cpu", "gpu_partition": "gpu", "gpu_model": "a100",
+                       "max_runtime": 2000}}
+    named = study.deep_merge(config, names)
+    train, prune = study.job_resources(named, "train"), study.job_resources(named, "prune")
+    assert {k: v for k, v in train.items() if k != "runtime"} == {
+        "mem_mb": 32000, "gpu": 1, "gpu_model": "a100", "slurm_partition": "gpu", "slurm_account": "proj"}
+    assert prune["slurm_partition"] == "cpu" and "gpu" not in prune and "gpu_model" not in prune
+    assert [train["runtime"](None, attempt) for attempt in (1, 2)] == [1440, 2000]
+    assert [prune["runtime"](None, attempt) for attempt in (1, 2)] == [120, 240]
+    unnamed = study.job_resources(config, "train")  # "" = the cluster's default partition and account
+    assert not {"slurm_partition", "slurm_account", "gpu_model"} & set(unnamed)

@@ -36,20 +36,9 @@ def analysis_file(table):
 
 
 def rule_resources(rule):
-    """Resources of one job of `rule` (config `resources`), with its SLURM partition / account / GPU model."""
-    requested = config["resources"][rule]
-    slurm = config["slurm"]
-    resources = {"mem_mb": requested["mem_mb"], "runtime": requested["runtime"]}
-    partition = slurm["gpu_partition"] if requested["gpu"] > 0 else slurm["cpu_partition"]
-    if requested["gpu"] > 0:
-        resources["gpu"] = requested["gpu"]
-        if slurm["gpu_model"]:
-            resources["gpu_model"] = slurm["gpu_model"]
-    if partition:
-        resources["slurm_partition"] = partition
-    if slurm["account"]:
-        resources["slurm_account"] = slurm["account"]
-    return resources
+    """Resources of one job of `rule`: config `resources`, SLURM names from config `slurm`, a runtime that grows
+    with the attempt (study.job_resources)."""
+    return study.job_resources(config, rule)
 
 
 def rule_threads(rule):
