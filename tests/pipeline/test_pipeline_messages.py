@@ -73,6 +73,6 @@ def test_start_up_warnings_name_the_conditions_once_per_warning():
     config["model"]["scale_input"] = False
     warnings = study.config_warnings(config)
     assert len(warnings) == 2
-    assert warnings[0].startswith("condition(s) synaptic, spatial, spatial_cost, spatial3d, spatial4d, axonal, "
-                                  "none: data.dt_ms = 0.1 with model.scale_input: false")
+    assert warnings[0].startswith("condition(s) synaptic, spatial, spatial_cost, spatial2d, spatial3d, spatial4d, "
+                                  "nonspatial, axonal, none: data.dt_ms = 0.1 with model.scale_input: false")
     assert "none" not in warnings[1].split(":")[0]  # delays in steps: not a concern without delays

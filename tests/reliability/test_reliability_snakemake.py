@@ -311,7 +311,9 @@ def test_a_time_step_other_than_1_ms_is_warned_about_at_start_up(tmp_path):
     config.write_text("data: {dt_ms: 0.1}\nmodel: {scale_input: false}\n")
     result = run_snakemake(tmp_path, "-n", "--quiet", "--configfile", "configs/demo.yaml", str(config))
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "warning: condition(s) synaptic, spatial, spatial_cost, spatial3d, spatial4d, axonal, none: data.dt_ms = " \
+    assert "warning: condition(s) synaptic, spatial, spatial_cost, spatial2d, spatial3d, spatial4d, nonspatial, axonal, " \
+           "none: data.dt_ms = " \
            "0.1 with model.scale_input: false:" in result.stdout
-    assert "warning: condition(s) synaptic, spatial, spatial_cost, spatial3d, spatial4d, axonal: data.dt_ms = 0.1: " \
+    assert "warning: condition(s) synaptic, spatial, spatial_cost, spatial2d, spatial3d, spatial4d, nonspatial, axonal: " \
+           "data.dt_ms = 0.1: " \
            "delays and positions are in steps" in result.stdout
