@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .aggregate import mean_sd, require_columns, resolve_hidden, resolve_seed, rows_where, select
+from .aggregate import mean_sd, require_columns, require_filled, resolve_hidden, resolve_seed, rows_where, select
 from .style import (FONT_SIZE, REFERENCE_COLOR, SEQUENTIAL_CMAP, check_labels, new_figure, no_data,
                     panel_title, position_label, styled, wrap)
 
@@ -60,33 +60,56 @@ def _time_windows(maps_time: pd.DataFrame, count: int) -> list:
     return list(times[np.unique(np.linspace(0, len(times) - 1, min(count, len(times))).round().astype(int))])
 
 
+RIDGE_METHODS = {"cv": "cross-validated", "in_sample": "in-sample\n(authors')"}
+
+
 def _ridge(ax: Axes, ridge: pd.DataFrame, labels: Mapping[str, str], colors: Mapping[str, str]) -> None:
-    """Bars of mean R² ± sd over seeds, seeds as dots; filled = trained network, hatched = random network."""
-    stats = mean_sd(ridge, ["condition", "network"], "r2")
+    """Bars of mean R² ± 1 sd, single networks as dots; filled = trained networks (one per seed), hatched =
+    untrained networks drawn from the initial distribution (the control). One group per condition and method:
+    cross-validated over neurons (this project) and in-sample (the authors')."""
+    stats = mean_sd(ridge, ["condition", "method", "network"], "r2")
     shown = [c for c in labels if c in set(stats["condition"])]
     if not shown:
         no_data(ax, "no ridge data\nfor these conditions")
         return
-    width = 0.38
+    methods = [m for m in RIDGE_METHODS if m in set(stats["method"])]
+    width, groups, ticks = 0.38, [], []
     for i, condition in enumerate(shown):
+        for j, method in enumerate(methods):
+            centre = i * (len(methods) + 0.6) + j
+            groups.append((centre, condition, method))
+            ticks.append((centre, f"{wrap(labels[condition])}\n{RIDGE_METHODS[method]}"))
+    counts = {}
+    for centre, condition, method in groups:
         for offset, network, hatch in ((-width / 2, "trained", None), (width / 2, "random", "////")):
-            row = stats[(stats["condition"] == condition) & (stats["network"] == network)]
+            row = stats[(stats["condition"] == condition) & (stats["method"] == method)
+                        & (stats["network"] == network)]
             if row.empty:
                 continue
             colour = colors[condition]
-            ax.bar(i + offset, row["mean"].iloc[0], width, yerr=row["sd"].iloc[0], capsize=2,
+            ax.bar(centre + offset, row["mean"].iloc[0], width, yerr=row["sd"].iloc[0], capsize=2,
                    color="white" if hatch else colour, edgecolor=colour, hatch=hatch, linewidth=1.0)
-            seeds = ridge[(ridge["condition"] == condition) & (ridge["network"] == network)]["r2"]
-            jitter = np.linspace(-width / 5, width / 5, len(seeds)) if len(seeds) > 1 else np.zeros(1)
-            ax.scatter(i + offset + jitter, seeds, s=6, color="black", zorder=3, linewidths=0)
+            values = ridge[(ridge["condition"] == condition) & (ridge["method"] == method)
+                           & (ridge["network"] == network)]["r2"]
+            counts.setdefault(network, set()).add(len(values))
+            jitter = np.linspace(-width / 5, width / 5, len(values)) if len(values) > 1 else np.zeros(1)
+            ax.scatter(centre + offset + jitter, values, s=6, color="black", zorder=3, linewidths=0)
     ax.axhline(0, color="black", linewidth=0.6)
     highest = max((stats["mean"] + stats["sd"]).max(), ridge["r2"].max())
-    ax.set_ylim(top=1.25 * max(highest, 0.05))  # headroom keeps the legend clear of the bars
-    ax.set_xticks(range(len(shown)), [wrap(labels[c]) for c in shown])
-    ax.set_ylabel("Ridge R² (input weights → position)")
-    ax.legend(handles=[Patch(facecolor="0.3", edgecolor="0.3", label="trained"),
-                       Patch(facecolor="white", edgecolor="0.3", hatch="////", label="random")],
-              loc="upper left", ncols=2)
+    lowest = min((stats["mean"] - stats["sd"]).min(), ridge["r2"].min(), 0.0)
+    ax.set_ylim(top=highest + 0.55 * (max(highest, 0.05) - lowest))  # headroom keeps the legend clear of the bars
+    ax.set_xticks([t for t, _ in ticks], [text for _, text in ticks], fontsize=FONT_SIZE - 2)
+    ax.set_ylabel("Ridge R² (input-weight rows → position)")
+
+    def n_text(network: str) -> str:
+        sizes = sorted(counts.get(network, ()))
+        return "n = " + "/".join(map(str, sizes)) if sizes else "n = 0"
+
+    ax.legend(handles=[Patch(facecolor="0.3", edgecolor="0.3", label=f"trained ({n_text('trained')} seeds)"),
+                       Patch(facecolor="white", edgecolor="0.3", hatch="////",
+                             label=f"untrained ({n_text('random')} networks)")],
+              loc="upper left", ncols=2, title="bars: mean ± 1 sd; dots: single networks",
+              title_fontsize=FONT_SIZE - 2, fontsize=FONT_SIZE - 2)
     panel_title(ax, "E", "Position from input weights")
 
 
@@ -101,7 +124,8 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
     require_columns(input_raster, "input_raster.csv", _RUN + ("sample", "label", "time_ms", "channel"))
     require_columns(input_maps, "input_maps.csv", _RUN + ("method", "channel", "x", "y"))
     require_columns(input_maps_time, "input_maps_time.csv", _RUN + ("channel", "time_ms", "x", "y"))
-    require_columns(ridge, "ridge.csv", _RUN + ("network", "r2"))
+    require_columns(ridge, "ridge.csv", _RUN + ("method", "network", "r2"))
+    require_filled(ridge, "ridge.csv", "method")
     hidden = resolve_hidden(input_maps, "input_maps.csv", hidden)
     seed = resolve_seed(select(input_maps, "input_maps.csv", condition=condition, hidden=hidden),
                         "input_maps.csv", seed)
@@ -119,7 +143,7 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
     fig = new_figure(11.5, 7.2)
     rows = fig.add_gridspec(2, 1, height_ratios=[1.15, 1])
     top = rows[0].subgridspec(1, 3, width_ratios=[1.35, 1, 1])
-    bottom = rows[1].subgridspec(1, 2, width_ratios=[3.3, 1])
+    bottom = rows[1].subgridspec(1, 2, width_ratios=[2.6, 1.4])
     _raster(fig.add_subplot(top[0]), raster)
 
     points, axes = None, []
