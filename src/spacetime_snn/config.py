@@ -28,9 +28,9 @@ class DataSettings:
     source: Literal["shd", "synthetic"] = "shd"
     root: str = "resources/shd"  # folder holding the two HDF5 files
     dt_ms: float = 1.0  # simulation step and binning width
-    max_time_ms: float | None = None  # drop events after this time; None = latest spike in the data
-    validation_fraction: float = 0.1  # held out of the training set for model selection
-    selection: Literal["validation", "train"] = "validation"  # "train" = the authors' protocol
+    max_time_ms: float | None = 1000.0  # drop events at or after this time (authors: 1 s); None keeps all
+    validation_fraction: float = 0.1  # held out of the training set when selection is "validation"
+    selection: Literal["validation", "train"] = "train"  # "train" = the authors' protocol; "validation" = ours
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
 
@@ -49,36 +49,38 @@ class ModelSettings:
     delay_mode: Literal["none", "axonal", "synaptic", "spatial"] = "spatial"
     dims: int = 2  # dimensions of the position space (spatial mode)
     max_delay_steps: int = 62
-    delay_interpolation: Literal["linear", "round"] = "linear"  # "round" = the authors' integer delays
+    delay_interpolation: Literal["linear", "round"] = "round"  # "round" = the authors' integer delays
     input_delays: bool = False  # learnable per-synapse delays on input -> hidden as well
     tau_mem_ms: float = 20.0
     tau_syn_ms: float = 5.0
     threshold: float = 1.0
     surrogate_slope: float = 10.0  # steepness of the fast-sigmoid surrogate derivative
-    scale_input: bool = False  # V += (1 - beta) I instead of V += I (mlGeNN's scale_i; paper: off)
+    scale_input: bool = True  # mlGeNN EventProp's scale_i: V += (1 - beta) tau_syn/dt (1 - alpha) I (authors: on)
     init: InitSettings = field(default_factory=InitSettings)
 
 
 @dataclass(frozen=True)
 class SpikeRegSettings:
-    """Penalty on the mean spike count per hidden neuron and sample outside [lower_target, upper_target]."""
+    """mlGeNN's spike regulariser: per hidden neuron, (k / 2) (mean spike count per sample - target)^2 with
+    k = upper_strength above the target and lower_strength below it (reg_lambda_upper / _lower, reg_nu_upper)."""
 
-    upper_strength: float = 1e-4
-    upper_target: float = 14.0  # spikes per neuron per sample
-    lower_strength: float = 1e-3
-    lower_target: float = 0.5
+    upper_strength: float = 5e-10
+    lower_strength: float = 5e-10
+    target: float = 1.0  # spikes per neuron per sample (mlGeNN's reg_nu_upper)
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     epochs: int = 300
-    patience: int = 15  # epochs without improvement of the selection accuracy before stopping
+    patience: int = 16  # epochs without improvement of the selection accuracy before stopping (authors: 16)
     batch_size: int = 256
     lr: float = 1e-3  # Adam, weights
-    delay_lr: float = 0.1  # Adam, positions or free delays
+    delay_lr: float = 0.05  # Adam, positions or free delays
     spike_reg: SpikeRegSettings = field(default_factory=SpikeRegSettings)
+    min_epochs: int = 0  # never stop early before this epoch
     l1: float = 0.0  # lambda * sum |w_rec|
-    distance_cost: float = 0.0  # lambda * sum |w_ij| * d_ij
+    distance_cost: float = 0.0  # lambda * sum |w_ij| * d_ij ** distance_power
+    distance_power: float = 1.0  # exponent of the delay in the distance cost (paper v1: 1, v2: 2)
     distance_cost_moves_positions: bool = False  # authors: the cost pulls weights only
     dead_neuron_boost: float = 0.002  # added to input weights of hidden neurons silent for a whole epoch
     eval_batch_size: int = 512
@@ -180,6 +182,10 @@ def validate(settings: RunSettings) -> RunSettings:
         value = getattr(t, key)
         _check(_is_int(value) and value >= 1, f"train.{key}", f"{value!r}; must be an integer >= 1")
     _check(_is_int(t.patience) and t.patience >= 1, "train.patience", f"{t.patience!r}; must be an integer >= 1")
+    _check(_is_int(t.min_epochs) and t.min_epochs >= 0, "train.min_epochs",
+           f"{t.min_epochs!r}; must be an integer >= 0")
+    _check(_is_number(t.distance_power) and t.distance_power >= 0, "train.distance_power",
+           f"{t.distance_power!r}; must be a number >= 0")
     for key in ("lr", "delay_lr"):
         value = getattr(t, key)
         _check(_is_number(value) and value > 0, f"train.{key}", f"{value!r}; must be a number > 0")

@@ -246,13 +246,13 @@ def _settings_problems(config: Mapping[str, Any]) -> list[str]:
 
     problems = []
     for grid in GRIDS:
-        hidden = config[grid]["hidden"]
-        hidden = hidden[0] if isinstance(hidden, list) else hidden
+        sizes = config[grid]["hidden"] if isinstance(config[grid]["hidden"], list) else [config[grid]["hidden"]]
         for name in config[grid]["conditions"]:
-            try:
-                settings_from_dict(run_settings(config, name, hidden, config[grid]["seeds"][0]))
-            except ConfigError as error:
-                problems.append(f"condition {name!r}: {error}")
+            for hidden in sizes:  # every size: a `by_hidden` entry may hold the bad value
+                try:
+                    settings_from_dict(run_settings(config, name, hidden, config[grid]["seeds"][0]))
+                except ConfigError as error:
+                    problems.append(f"condition {name!r}: {error}")
     if config["data"]["source"] == "synthetic":
         from .data.synthetic import SyntheticSpec
 
@@ -293,20 +293,24 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def resolve_condition(config: Mapping[str, Any], name: str) -> dict[str, dict[str, Any]]:
-    """The `model` and `train` overrides of a condition after following its `extends` chain (the child wins)."""
+def resolve_condition(config: Mapping[str, Any], name: str, hidden: int | None = None) -> dict[str, dict[str, Any]]:
+    """The `model` and `train` overrides of a condition after following its `extends` chain (the child wins);
+    with `hidden`, each condition of the chain also applies its `by_hidden` entry for that size."""
     conditions = config["conditions"]
     resolved: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
     for ancestor in reversed(_extends_chain(conditions, name)):
-        for section in resolved:
-            resolved[section] = deep_merge(resolved[section], conditions[ancestor].get(section, {}))
+        layers = [conditions[ancestor]]
+        layers += [entry for entry in conditions[ancestor].get("by_hidden", []) if entry["hidden"] == hidden]
+        for layer in layers:
+            for section in resolved:
+                resolved[section] = deep_merge(resolved[section], layer.get(section, {}))
     return resolved
 
 
 def run_settings(config: Mapping[str, Any], condition: str, hidden: int, seed: int) -> dict[str, Any]:
     """The settings `spacetime-snn train --settings` reads (docs/architecture.md, "Run settings"):
-    the defaults, then the condition's overrides, then the grid's hidden size and seed."""
-    overrides = resolve_condition(config, condition)
+    the defaults, then the condition's overrides (with those for this hidden size), then the size and seed."""
+    overrides = resolve_condition(config, condition, int(hidden))
     data = {key: copy.deepcopy(value) for key, value in config["data"].items() if key not in _DATA_SOURCE_KEYS}
     model = {**deep_merge(config["model"], overrides["model"]), "hidden": int(hidden)}
     train = deep_merge(config["train"], overrides["train"])

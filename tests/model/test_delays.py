@@ -55,7 +55,7 @@ def test_custom_bptt_matches_autograd_oracle(mode):
         delays = _off_integer((n, n), max_delay, g).requires_grad_()
     elif mode == "max_delay_edge":  # some delays at and beyond the maximum: clamped, still consistent
         delays = (torch.rand(n, n, generator=g, dtype=torch.double) * 12).requires_grad_()
-    params = LIFParameters(tau_mem_ms=5.0, max_delay=max_delay)
+    params = LIFParameters(tau_mem_ms=5.0, max_delay=max_delay, scale_input=False)
     ours = lif_recurrence(inputs, weight, delays, params)
     oracle = reference_recurrence(inputs, weight, delays, params)
     assert torch.equal(ours, oracle) and 0.05 < ours.mean() < 0.9

@@ -56,24 +56,24 @@ def _assert_matches_oracle(inputs, weight, delays, params, delay_gradient=True):
 @pytest.mark.parametrize("kind", ["synaptic", "spatial", "clamped"])
 def test_both_representations_match_the_oracle(representation, kind):
     inputs, weight, delays = _problem(10, kind=kind)
-    _assert_matches_oracle(inputs, weight, delays, LIFParameters(tau_mem_ms=5.0, max_delay=8))
+    _assert_matches_oracle(inputs, weight, delays, LIFParameters(tau_mem_ms=5.0, max_delay=8, scale_input=False))
 
 
 def test_rounded_delays_and_input_gain_match_the_oracle(representation):
     inputs, weight, delays = _problem(11)
     # rounded delays: the oracle has no delay gradient (ours is a straight-through estimate), the rest must agree
-    _assert_matches_oracle(inputs, weight, delays, LIFParameters(tau_mem_ms=5.0, max_delay=8, interpolate=False),
+    _assert_matches_oracle(inputs, weight, delays, LIFParameters(tau_mem_ms=5.0, max_delay=8, interpolate=False, scale_input=False),
                            delay_gradient=False)
-    params = LIFParameters(tau_mem_ms=5.0, max_delay=8, scale_input=True)  # membrane gain g = 1 - beta
+    params = LIFParameters(tau_mem_ms=5.0, max_delay=8, scale_input=True)  # mlGeNN scale_i: g = (1 - beta) IScale
     _assert_matches_oracle(inputs, weight, delays, params)
 
 
 def test_single_sample_single_step_and_no_delays(representation):
     inputs, weight, delays = _problem(12, batch=1, steps=25)
-    _assert_matches_oracle(inputs, weight, delays, LIFParameters(tau_mem_ms=5.0, max_delay=8))
-    _assert_matches_oracle(inputs, weight, None, LIFParameters(tau_mem_ms=5.0, max_delay=8))
+    _assert_matches_oracle(inputs, weight, delays, LIFParameters(tau_mem_ms=5.0, max_delay=8, scale_input=False))
+    _assert_matches_oracle(inputs, weight, None, LIFParameters(tau_mem_ms=5.0, max_delay=8, scale_input=False))
     one = inputs[:, :1].detach().clone().requires_grad_()
-    assert lif_recurrence(one, weight, delays, LIFParameters(max_delay=8)).shape == (1, 1, 6)
+    assert lif_recurrence(one, weight, delays, LIFParameters(max_delay=8, scale_input=False)).shape == (1, 1, 6)
 
 
 @pytest.mark.parametrize("method", sorted(CORRELATIONS))
@@ -81,7 +81,7 @@ def test_every_correlation_method_matches_the_oracle(monkeypatch, method):
     for name, value in CORRELATIONS[method].items():
         monkeypatch.setattr(delay_module, name, value)
     inputs, weight, delays = _problem(21, kind="spatial")
-    _assert_matches_oracle(inputs, weight, delays, LIFParameters(tau_mem_ms=5.0, max_delay=8))
+    _assert_matches_oracle(inputs, weight, delays, LIFParameters(tau_mem_ms=5.0, max_delay=8, scale_input=False))
 
 
 def test_gradcheck_in_both_representations(representation):
@@ -139,7 +139,7 @@ def test_delay_state_follows_the_delays_in_use_not_max_delay():
 
 def test_simulate_contract_and_inference_path():
     inputs, weight, delays = _problem(17)
-    params = LIFParameters(tau_mem_ms=5.0, max_delay=8)
+    params = LIFParameters(tau_mem_ms=5.0, max_delay=8, scale_input=False)
     spikes, slopes = simulate(inputs.detach(), weight.detach(), delays.detach(), params, record_slopes=True)
     assert spikes.dtype == torch.bool and spikes.shape == slopes.shape == inputs.shape
     assert simulate(inputs.detach(), weight.detach(), delays.detach(), params)[1] is None

@@ -42,8 +42,10 @@ def test_run_writes_every_output(tiny_settings, tmp_path):
     for name in (run_io.MODEL, run_io.LOG, run_io.SNAPSHOTS, run_io.SUMMARY, run_io.CHECKPOINT):
         assert (tmp_path / name).exists(), name
     log = pd.read_csv(tmp_path / run_io.LOG)
-    assert list(log.columns) == list(run_io.LOG_COLUMNS) and len(log) == 3
+    assert list(log.columns) == list(run_io.LOG_COLUMNS) and log["epoch"].tolist() == [0, 1, 2, 3]
     assert log["spike_rate_hz"].gt(0).all()
+    assert log.loc[0, ["loss", "train_accuracy"]].isna().all()  # epoch 0: the untrained network on the test set
+    assert summary["initial_spike_rate_hz"] == pytest.approx(log.loc[0, "spike_rate_hz"])
     snaps = run_io.load_snapshots(tmp_path)
     assert snaps["epochs"].tolist() == [0, 1, 2, 3]
     assert snaps["w_rec"].shape == (4, 8, 8) and snaps["positions"].shape == (4, 8, 2)

@@ -61,7 +61,7 @@ class SpatialSNN(nn.Module):
         w_rec = self.w_rec if recurrent_mask is None else self.w_rec * recurrent_mask
         spikes = lif_recurrence(currents, w_rec, self.recurrent_delays(), self.lif)
         kernel = torch.as_tensor(readout_kernel(num_steps, self.lif.tau_mem_ms, self.lif.tau_syn_ms, self.lif.dt_ms,
-                                                self.lif.scale_input), dtype=spikes.dtype, device=spikes.device)
+                                                self.lif.gain), dtype=spikes.dtype, device=spikes.device)
         logits = torch.einsum("t,btn->bn", kernel, spikes) @ self.w_out
         return logits, spikes
 

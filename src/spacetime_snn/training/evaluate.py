@@ -11,17 +11,30 @@ from ..model.network import SpatialSNN
 
 
 @torch.no_grad()
-def evaluate(model: SpatialSNN, dataset: SpikeDataset, batch_size: int = 512,
-             recurrent_mask: torch.Tensor | np.ndarray | None = None, device: torch.device | str = "cpu") -> float:
-    """Fraction of samples classified correctly; `recurrent_mask` (N, N) of 0/1 keeps only chosen synapses."""
+def measure(model: SpatialSNN, dataset: SpikeDataset, batch_size: int = 512,
+            recurrent_mask: torch.Tensor | np.ndarray | None = None,
+            device: torch.device | str = "cpu") -> dict[str, float]:
+    """Accuracy (fraction correct) and mean hidden firing rate (Hz) on a data set; `recurrent_mask` (N, N) of 0/1
+    keeps only chosen synapses."""
     model.eval()
     if recurrent_mask is not None:
         recurrent_mask = torch.as_tensor(recurrent_mask, dtype=model.w_rec.dtype, device=device)
-    correct = 0
+    correct, spikes, steps = 0, 0.0, 0
     for batch in iterate_batches(dataset, batch_size, shuffle=False, device=device):
-        logits, _ = model(batch.inputs, batch.batch_size, batch.num_steps, recurrent_mask=recurrent_mask)
+        logits, hidden = model(batch.inputs, batch.batch_size, batch.num_steps, recurrent_mask=recurrent_mask)
         correct += int((logits.argmax(1) == batch.labels).sum())
-    return correct / max(len(dataset), 1)
+        spikes += float(hidden.sum())
+        steps = batch.num_steps
+    samples = max(len(dataset), 1)
+    seconds = samples * steps * dataset.dt_ms / 1000.0
+    return {"accuracy": correct / samples,
+            "spike_rate_hz": spikes / (seconds * model.w_rec.shape[0]) if seconds else 0.0}
+
+
+def evaluate(model: SpatialSNN, dataset: SpikeDataset, batch_size: int = 512,
+             recurrent_mask: torch.Tensor | np.ndarray | None = None, device: torch.device | str = "cpu") -> float:
+    """Fraction of samples classified correctly; `recurrent_mask` (N, N) of 0/1 keeps only chosen synapses."""
+    return measure(model, dataset, batch_size, recurrent_mask, device)["accuracy"]
 
 
 @torch.no_grad()

@@ -24,8 +24,12 @@ from ..errors import DivergenceError
 from ..model.network import SpatialSNN
 from . import run_io
 from .build import build_model, load_data
-from .evaluate import evaluate
-from .objective import training_loss
+from .evaluate import evaluate, measure
+from .objective import loss_terms
+
+# A validation set smaller than this selects epochs by noise: at 70 % accuracy one sample is worth 100/n points
+# and the standard error is ~46/sqrt(n) points (5 points at n = 90).
+SMALL_VALIDATION = 300
 
 EpochHook = Callable[[int, dict[str, Any]], None]
 
@@ -78,6 +82,12 @@ class Trainer:
         if settings.data.selection == "validation":
             train_idx, val_idx = validation_split(train_full, settings.data.validation_fraction, settings.seed)
             self.train_set, self.val_set = train_full.subset(train_idx), train_full.subset(val_idx)
+            if len(self.val_set) < SMALL_VALIDATION:
+                n = len(self.val_set)
+                self.log(f"warning: the validation set has only {n} samples (one sample = {100 / max(n, 1):.1f} "
+                         f"points of accuracy, standard error ~{46 / max(n, 1) ** 0.5:.1f} points at 70 %): model "
+                         f"selection and early stopping on it follow noise. Fix: data.selection: train (the "
+                         f"authors' protocol) or a larger data.validation_fraction")
         else:
             self.train_set, self.val_set = train_full, None
         self.model = build_model(settings, train_full.num_channels, train_full.num_classes).to(self.device)
@@ -129,8 +139,13 @@ class Trainer:
         for index, batch in enumerate(batches):
             logits, spikes = self.model(batch.inputs, batch.batch_size, batch.num_steps)
             delays = self.model.recurrent_delays() if train.distance_cost else None  # only the cost needs them
-            loss = training_loss(logits, batch.labels, spikes, self.model.w_rec, delays, train)
+            terms = loss_terms(logits, batch.labels, spikes, self.model.w_rec, delays, train)
+            loss = sum(terms.values())
             _check_finite(loss, "the loss", self.epoch, index, self.run_dir)
+            if self.epoch == 1 and index == 0:  # is any regulariser swamping the cross-entropy?
+                rate = float(spikes.detach().mean()) * 1000.0 / self.settings.data.dt_ms
+                self.log("first batch: " + ", ".join(f"{name}={float(value.detach()):.4g}" for name, value in terms.items())
+                         + f", hidden rate={rate:.3g} Hz")
             self.weight_opt.zero_grad(set_to_none=True)
             if self.delay_opt is not None:
                 self.delay_opt.zero_grad(set_to_none=True)
@@ -154,6 +169,16 @@ class Trainer:
         seconds_of_data = seen * steps * self.settings.data.dt_ms / 1000.0
         return {"loss": total_loss / seen, "train_accuracy": correct / seen,
                 "spike_rate_hz": float(spike_count.sum()) / (seconds_of_data * spike_count.numel())}
+
+    def _initial_row(self) -> dict[str, Any]:
+        """Epoch 0 of the log: the untrained network's test accuracy and hidden firing rate (on the test set)."""
+        start = time.perf_counter()
+        initial = measure(self.model, self.test_set, self.settings.train.eval_batch_size, device=self.device)
+        row = {"epoch": 0, "loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": float("nan"),
+               "test_accuracy": initial["accuracy"], "spike_rate_hz": initial["spike_rate_hz"],
+               "seconds": time.perf_counter() - start}
+        self.log(f"initialisation: test_accuracy={row['test_accuracy']:.4g} hidden rate={row['spike_rate_hz']:.4g} Hz")
+        return row
 
     def _select(self, row: dict[str, Any]) -> None:
         key = "val_accuracy" if self.val_set is not None else "train_accuracy"
@@ -183,6 +208,7 @@ class Trainer:
             self.log(f"resumed {self.run_dir} after epoch {self.epoch}")
         else:
             self._record_snapshot()  # epoch 0: the initialisation
+            self.rows.append(self._initial_row())
         train = self.settings.train
         eval_bs = train.eval_batch_size
         while not self.finished and self.epoch < train.epochs:
@@ -196,7 +222,8 @@ class Trainer:
             self.rows.append(row)
             self._record_snapshot()
             self._select(row)
-            self.finished = self.stale_epochs >= train.patience or self.epoch >= train.epochs
+            self.finished = ((self.stale_epochs >= train.patience and self.epoch >= train.min_epochs)
+                             or self.epoch >= train.epochs)
             run_io.save_checkpoint(self.run_dir, self._state())
             self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
             if on_epoch_end is not None:
@@ -222,7 +249,10 @@ class Trainer:
             "test_accuracy": best_row.get("test_accuracy"),
             "trainable_params": self.model.recurrent_trainable_count(),
             "total_params": self.model.trainable_count(),
-            "seconds_per_epoch": float(np.mean([r["seconds"] for r in self.rows])) if self.rows else 0.0,
+            "initial_spike_rate_hz": self.rows[0]["spike_rate_hz"] if self.rows else None,
+            "spike_rate_hz": best_row.get("spike_rate_hz"),
+            "seconds_per_epoch": (float(np.mean([r["seconds"] for r in self.rows if r["epoch"] > 0]))
+                                  if len(self.rows) > 1 else 0.0),
             "device": str(self.device),
         }
         run_io.write_summary(self.run_dir, summary)
