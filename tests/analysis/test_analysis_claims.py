@@ -57,8 +57,9 @@ def _tables(seeds=range(6), shifts=None, control_shifts=None, seed=0):
                 for method in ("cv", "in_sample"):
                     ridge.append({**ids, "method": method, "network": "trained",
                                   "r2": 0.5 + rng.normal(0, 0.05)})
-                    ridge += [{**ids, "method": method, "network": "random", "r2": rng.normal(0, 0.05)}
-                              for _ in range(3)]
+                    ridge += [{**ids, "method": method, "network": network,
+                               "r2": shifts.get((condition, f"ridge_{network}"), 0.0) + rng.normal(0, 0.05)}
+                              for network in ("random", "shuffled") for _ in range(3)]
     return {"accuracy": pd.DataFrame(accuracy), "final_metrics": pd.DataFrame(final),
             "control_metrics": pd.DataFrame(control), "pruning": pd.DataFrame(pruning),
             "pruned_graph": pd.DataFrame(pruned), "ridge": pd.DataFrame(ridge)}
@@ -169,5 +170,17 @@ def test_input_maps_compare_trained_with_untrained_networks_for_both_methods():
     result = claims.evaluate_claims(_tables(), FAST)
     rows = result[result["claim"].str.startswith("Input channels")]
     assert set(rows["metric"]) == {"ridge_r2_cv", "ridge_r2_in_sample"}
+    assert set(rows["control"]) == {"untrained", "shuffled"}
     assert set(rows["verdict"]) == {st.HOLDS}
     assert set(rows["n"]) == {"6 vs 18"}
+
+
+def test_an_r2_that_permuted_positions_also_reach_is_not_credited_to_a_mapping():
+    """In-sample R² grows with the scale of the weights whatever they encode: planted in the trained networks
+    and in their permuted-positions control, it beats the untrained networks but not the control."""
+    shifts = {("spatial", "ridge_shuffled"): 0.5}
+    summary = claims.summarise(claims.evaluate_claims(_tables(shifts=shifts), FAST)).set_index(
+        ["comparison", "metric"])
+    line = summary.loc[("spatial trained > untrained", "ridge_r2_in_sample")]
+    assert (line["verdict"], line["verdict_beyond_controls"], line["changed_by"]) == (
+        st.HOLDS, st.NOT_SHOWN, "shuffled")

@@ -116,9 +116,9 @@ def test_input_map_raster_and_ridge_tables():
     assert raster["label"].tolist() == [7, 7, 9] and raster["time_ms"].tolist() == [2.0, 60.0, 8.0]
     init = settings_from_dict({}).model.init
     ridge = commands.ridge_table(IDS, w_in, positions, init, InputMapOptions(random_networks=3, ridge_folds=4))
-    _check(ridge, "ridge", rows=8)
-    assert ridge["network"].tolist() == (["trained"] + ["random"] * 3) * 2
-    assert ridge["method"].tolist() == ["cv"] * 4 + ["in_sample"] * 4
+    _check(ridge, "ridge", rows=14)
+    assert ridge["network"].tolist() == (["trained"] + ["random"] * 3 + ["shuffled"] * 3) * 2
+    assert ridge["method"].tolist() == ["cv"] * 7 + ["in_sample"] * 7
 
 
 @pytest.fixture(scope="module")

@@ -257,8 +257,9 @@ def ridge() -> pd.DataFrame:
             for method, base in (("cv", 0.0), ("in_sample", 0.3)):
                 rows.append({**_ids(condition, seed), "method": method, "network": "trained",
                              "r2": base + 0.6 + rng.normal(0, 0.05)})
-                rows += [{**_ids(condition, seed), "method": method, "network": "random",
-                          "r2": base + 0.02 + rng.normal(0, 0.02)} for _ in range(3)]
+                rows += [{**_ids(condition, seed), "method": method, "network": network,
+                          "r2": base + offset + rng.normal(0, 0.02)}
+                         for network, offset in (("random", 0.02), ("shuffled", 0.05)) for _ in range(3)]
     return _frame(rows)
 
 

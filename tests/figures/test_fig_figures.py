@@ -135,6 +135,17 @@ def test_missing_optional_tables_and_conditions_degrade_gracefully(tables, color
     assert any("no ridge data" in text for text in texts)
 
 
+def test_a_silent_network_has_no_activity_maps_and_says_so(tables, main_labels, colors):
+    """Hidden neurons that never spike after an input spike give NaN activity maps and no time-resolved rows."""
+    maps = tables["input_maps"].copy()
+    maps.loc[maps["method"] == "activity", ["x", "y"]] = np.nan
+    fig = fig1.figure1(tables["input_raster"], maps, tables["input_maps_time"].iloc[:0], tables["ridge"],
+                       condition="spatial_cost", labels=main_labels, colors=colors)
+    texts = " ".join(text.get_text() for ax in fig.axes for text in ax.texts)
+    assert "no activity map" in texts and "no activity map over time" in texts
+    assert _letters(fig) == set("ABCDE")
+
+
 def test_missing_column_names_csv_and_column(tables, main_labels, colors):
     with pytest.raises(DataError, match=r"training_dynamics\.csv.*'value'"):
         _fig2(tables, main_labels, colors, dynamics=tables["training_dynamics"].drop(columns="value"))

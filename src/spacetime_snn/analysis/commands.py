@@ -246,16 +246,23 @@ def raster_table(ids: Mapping[str, Any], input_events: np.ndarray, labels: np.nd
 
 def ridge_table(ids: Mapping[str, Any], w_in: np.ndarray, positions: np.ndarray, init: Any,
                 options: InputMapOptions) -> pd.DataFrame:
-    """ridge: R² of the trained network, and of `random_networks` networks drawn from the initial
-    distribution (`init`: w_in_mean, w_in_std, position_range), the chance level of the same regression; each
-    both cross-validated (method cv, this project) and in-sample (method in_sample, the authors'). The random
-    networks are drawn from (analysis seed, run seed, k), so the runs of a condition are compared with distinct
-    untrained networks."""
+    """ridge: R² of the trained network, each both cross-validated (method cv, this project) and in-sample
+    (method in_sample, the authors'), and of two controls, `random_networks` of each:
+
+    - random: networks drawn from the initial distribution (`init`: w_in_mean, w_in_std, position_range), the
+      authors' chance level; drawn from (analysis seed, run seed, k), so the runs of a condition meet distinct ones;
+    - shuffled: the trained input weights against the trained positions permuted among the neurons. It keeps the
+      scale of the trained weights, to which the in-sample R² (alpha fixed at 1) is sensitive, and the trained
+      positions, and removes only the mapping between the two.
+    """
     networks = [("trained", w_in, positions)]
     for k in range(options.random_networks):
         rng = np.random.default_rng([options.seed, int(ids["seed"]), k])
         networks.append(("random", rng.normal(init.w_in_mean, init.w_in_std, size=w_in.shape),
                          rng.uniform(-init.position_range, init.position_range, size=positions.shape)))
+    for k in range(options.random_networks):
+        order = np.random.default_rng([options.seed, int(ids["seed"]), k, 1]).permutation(len(positions))
+        networks.append(("shuffled", w_in, positions[order]))
     rows = [{"method": method, "network": network,
              "r2": ridge_r2(weights, points, options.ridge_alpha, options.ridge_folds, options.seed, method)}
             for method in RIDGE_METHODS for network, weights, points in networks]

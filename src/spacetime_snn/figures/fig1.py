@@ -65,23 +65,27 @@ RIDGE_METHODS = {"cv": "cross-validated", "in_sample": "in-sample\n(authors')"}
 
 def _ridge(ax: Axes, ridge: pd.DataFrame, labels: Mapping[str, str], colors: Mapping[str, str]) -> None:
     """Bars of mean R² ± 1 sd, single networks as dots; filled = trained networks (one per seed), hatched =
-    untrained networks drawn from the initial distribution (the control). One group per condition and method:
-    cross-validated over neurons (this project) and in-sample (the authors')."""
+    untrained networks drawn from the initial distribution, dotted = the trained weights against the trained
+    positions permuted among the neurons (the two controls). One group per condition and method: cross-validated
+    over neurons (this project) and in-sample (the authors')."""
     stats = mean_sd(ridge, ["condition", "method", "network"], "r2")
     shown = [c for c in labels if c in set(stats["condition"])]
     if not shown:
         no_data(ax, "no ridge data\nfor these conditions")
         return
     methods = [m for m in RIDGE_METHODS if m in set(stats["method"])]
-    width, groups, ticks = 0.38, [], []
+    networks = [(network, hatch) for network, hatch in (("trained", None), ("random", "////"), ("shuffled", "...."))
+                if network in set(stats["network"])]
+    width, groups, ticks = 0.8 / len(networks), [], []
     for i, condition in enumerate(shown):
         for j, method in enumerate(methods):
-            centre = i * (len(methods) + 0.6) + j
+            centre = i * (len(methods) + 0.5) + j
             groups.append((centre, condition, method))
             ticks.append((centre, f"{wrap(labels[condition])}\n{RIDGE_METHODS[method]}"))
     counts = {}
     for centre, condition, method in groups:
-        for offset, network, hatch in ((-width / 2, "trained", None), (width / 2, "random", "////")):
+        for k, (network, hatch) in enumerate(networks):
+            offset = (k - (len(networks) - 1) / 2) * width
             row = stats[(stats["condition"] == condition) & (stats["method"] == method)
                         & (stats["network"] == network)]
             if row.empty:
@@ -105,10 +109,12 @@ def _ridge(ax: Axes, ridge: pd.DataFrame, labels: Mapping[str, str], colors: Map
         sizes = sorted(counts.get(network, ()))
         return "n = " + "/".join(map(str, sizes)) if sizes else "n = 0"
 
-    ax.legend(handles=[Patch(facecolor="0.3", edgecolor="0.3", label=f"trained ({n_text('trained')} seeds)"),
-                       Patch(facecolor="white", edgecolor="0.3", hatch="////",
-                             label=f"untrained ({n_text('random')} networks)")],
-              loc="upper left", ncols=2, title="bars: mean ± 1 sd; dots: single networks",
+    names = {"trained": f"trained ({n_text('trained')} seeds)",
+             "random": f"untrained ({n_text('random')} networks)",
+             "shuffled": f"positions permuted ({n_text('shuffled')})"}
+    handles = [Patch(facecolor="0.3" if hatch is None else "white", edgecolor="0.3", hatch=hatch,
+                     label=names[network]) for network, hatch in networks]
+    ax.legend(handles=handles, loc="upper left", ncols=2, title="bars: mean ± 1 sd; dots: single networks",
               title_fontsize=FONT_SIZE - 2, fontsize=FONT_SIZE - 2)
     panel_title(ax, "E", "Position from input weights")
 
@@ -132,13 +138,13 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
     run = {"condition": condition, "hidden": hidden, "seed": seed}
     raster = select(input_raster, "input_raster.csv", **run)
     maps = select(input_maps, "input_maps.csv", **run)
-    maps_time = select(input_maps_time, "input_maps_time.csv", **run)
+    maps_time = rows_where(input_maps_time, **run)  # empty when no hidden spike followed an input spike
     nodes = None
     if network_nodes is not None:
         require_columns(network_nodes, "network_nodes.csv", _RUN + ("neuron", "x", "y"))
         nodes = rows_where(network_nodes, **run)
     limits = _limits([maps, maps_time, nodes], dt_ms)
-    channel_max = int(max(maps["channel"].max(), maps_time["channel"].max()))
+    channel_max = int(max(maps["channel"].max(), maps_time["channel"].max() if not maps_time.empty else 0))
 
     fig = new_figure(11.5, 7.2)
     rows = fig.add_gridspec(2, 1, height_ratios=[1.15, 1])
@@ -149,18 +155,22 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
     points, axes = None, []
     for cell, (letter, method) in zip((top[1], top[2]), (("B", "weights"), ("C", "activity"))):
         axes.append(ax := fig.add_subplot(cell))
-        chosen = maps[maps["method"] == method]
+        chosen = maps[maps["method"] == method].dropna(subset=["x", "y"])
         if chosen.empty:
-            no_data(ax, f"no {method} map")
+            no_data(ax, "no hidden spike followed an input spike:\nno activity map" if method == "activity"
+                    else f"no {method} map")
         else:
             points = _plane(ax, chosen, nodes, limits, channel_max, dt_ms, y_label=letter == "B")
         panel_title(ax, letter, f"Preferred position ({method})")
     if points is not None:
         fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
 
-    windows = _time_windows(maps_time, time_panels)
-    grid = bottom[0].subgridspec(1, len(windows))
-    axes = []
+    windows = _time_windows(maps_time, time_panels) if not maps_time.empty else []
+    grid = bottom[0].subgridspec(1, max(1, len(windows)))
+    axes, points = [], None
+    if not windows:
+        axes.append(ax := fig.add_subplot(grid[0]))
+        no_data(ax, "no hidden spike followed an input spike: no activity map over time")
     for i, time_ms in enumerate(windows):
         ax = fig.add_subplot(grid[i])
         points = _plane(ax, maps_time[maps_time["time_ms"] == time_ms], nodes, limits, channel_max, dt_ms,
@@ -169,7 +179,8 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
                 bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
         axes.append(ax)
     panel_title(axes[0], "D", "Preferred position over time")
-    fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
+    if points is not None:
+        fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
 
     _ridge(fig.add_subplot(bottom[1]), select(ridge, "ridge.csv", hidden=hidden), labels, colors)
     rings = "; grey rings: hidden neurons" if nodes is not None and not nodes.empty else ""
