@@ -172,7 +172,8 @@ def test_input_maps_compare_trained_with_untrained_networks_for_both_methods():
     assert set(rows["metric"]) == {"ridge_r2_cv", "ridge_r2_in_sample"}
     assert set(rows["control"]) == {"untrained", "shuffled"}
     assert set(rows["verdict"]) == {st.HOLDS}
-    assert set(rows["n"]) == {"6 vs 18"}
+    assert set(rows.loc[rows["control"] == "untrained", "n"]) == {"6 vs 18"}  # independent untrained networks
+    assert set(rows.loc[rows["control"] == "shuffled", "n"]) == {"6 paired"}  # each run's own weights
 
 
 def test_an_r2_that_permuted_positions_also_reach_is_not_credited_to_a_mapping():

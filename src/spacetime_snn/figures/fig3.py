@@ -121,7 +121,8 @@ def _key(fig: Figure, labels: Mapping[str, str], colors: Mapping[str, str], seed
     handles += [Line2D([], [], color="0.3", marker="o", markersize=3.5, label="trained: mean over seeds"),
                 Patch(facecolor="0.3", alpha=BAND_ALPHA, label="± 1 sd over seeds"),
                 Line2D([], [], color="0.3", linestyle="--", marker="x", markersize=3.5, linewidth=1.0,
-                       label="control (mean): A2 random removal, B–D initial network")]
+                       label="control (mean): A2 random removal, B–D initial network\n"
+                             "(equal seeds start spatial conditions from one network)")]
     fig.legend(handles=handles, loc="outside lower center", ncols=3)
 
 
