@@ -4,8 +4,9 @@
 #   snakemake -c2 --configfile configs/demo.yaml      # the offline demo (synthetic data, results/demo/)
 #   snakemake -c2                                     # the paper's study on SHD (config.yaml, results/shd/)
 #   snakemake --profile slurm                         # the same on a SLURM cluster (profiles/slurm/)
-#   snakemake results/shd/figures/fig3.pdf            # one figure: runs only what it draws
-#   snakemake --report report.html                    # figures and Table 1 with captions and provenance
+#   snakemake -c2 results/shd/figures/fig3.pdf        # one figure: runs only what it draws
+#   snakemake -c2 --configfile=configs/demo.yaml results/demo/figures/fig3.pdf   # "=": see the README
+#   snakemake --report results/shd/report.html        # figures and Table 1 with captions and provenance
 
 import sys
 from pathlib import Path
@@ -28,6 +29,8 @@ configfile: Path(workflow.basedir) / "config.yaml"
 # which also fills in the schema's defaults.
 study.check_config(config, study.load_yaml(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
 validate(config, "workflow/schemas/config.schema.yaml")
+for warning in study.config_warnings(config):  # settings that are valid but probably not what was meant
+    print(f"warning: {warning}", file=sys.stderr)
 
 
 report: "workflow/report/workflow.rst"
@@ -45,3 +48,18 @@ include: "workflow/rules/claims.smk"
 rule all:
     input:
         study.final_targets(config),
+
+
+# A target under results/<another study>/ (a forgotten --configfile, or `--configfile FILE TARGET`, where the
+# option swallows TARGET) gets a message with the command that works instead of "No rule to produce".
+rule other_study:
+    input:
+        other_study_target,
+    output:
+        "results/{other_study}/{path}",
+    wildcard_constraints:
+        path=".+",
+
+
+onsuccess:
+    print(study.finished_message(config, workflow.overwrite_configfiles, repo=workflow.basedir))

@@ -25,7 +25,7 @@ class AugmentSettings:
 
 @dataclass(frozen=True)
 class DataSettings:
-    source: Literal["shd", "synthetic"] = "shd"
+    source: Literal["shd", "synthetic", "spoken"] = "shd"
     root: str = "resources/shd"  # folder holding the two HDF5 files
     dt_ms: float = 1.0  # simulation step and binning width
     max_time_ms: float | None = 1000.0  # drop events at or after this time (authors: 1 s); None keeps all
@@ -41,6 +41,8 @@ class InitSettings:
     w_rec_std: float = 0.02
     w_out_std: float = 0.03
     position_range: float = 1.0  # positions start Uniform[-r, r]^D (delay units = time steps)
+    # Initial mean hidden rate (Hz) to start in; outside it the input weights are rescaled (training/calibration.py).
+    rate_window_hz: list[float] | None = field(default_factory=lambda: [1.0, 100.0])
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def validate(settings: RunSettings) -> RunSettings:
     to `spacetime-snn train` directly are held to what the workflow would accept.
     """
     d, m, t = settings.data, settings.model, settings.train
-    _check(d.source in ("shd", "synthetic"), "data.source", f"{d.source!r}; allowed: shd, synthetic")
+    _check(d.source in ("shd", "synthetic", "spoken"), "data.source", f"{d.source!r}; allowed: shd, synthetic, spoken")
     _check(isinstance(d.root, str) and d.root != "", "data.root", f"{d.root!r}; must be a non-empty path (text)")
     _check(_is_number(d.dt_ms) and d.dt_ms > 0, "data.dt_ms", f"{d.dt_ms!r}; must be a number > 0 (ms)")
     _check(d.max_time_ms is None or (_is_number(d.max_time_ms) and d.max_time_ms > 0), "data.max_time_ms",
@@ -178,6 +180,10 @@ def validate(settings: RunSettings) -> RunSettings:
         _check(_is_number(value) and value >= 0, f"model.init.{key}", f"{value!r}; must be a number >= 0")
     _check(_is_number(m.init.position_range) and m.init.position_range > 0, "model.init.position_range",
            f"{m.init.position_range!r}; must be a number > 0")
+    window = m.init.rate_window_hz
+    _check(window is None or (isinstance(window, (list, tuple)) and len(window) == 2
+                              and all(_is_number(v) for v in window) and 0 <= window[0] < window[1]),
+           "model.init.rate_window_hz", f"{window!r}; must be null or [low, high] in Hz with 0 <= low < high"),
     for key in ("epochs", "batch_size", "eval_batch_size"):
         value = getattr(t, key)
         _check(_is_int(value) and value >= 1, f"train.{key}", f"{value!r}; must be an integer >= 1")
@@ -205,3 +211,42 @@ def validate(settings: RunSettings) -> RunSettings:
 def settings_from_dict(values: dict[str, Any]) -> RunSettings:
     """Build and validate RunSettings from a (possibly partial) nested dict; missing keys take defaults."""
     return validate(_build(RunSettings, values, ""))
+
+
+def dt_warnings(settings: RunSettings, num_steps: int | None = None) -> list[str]:
+    """What a time step other than 1 ms changes without saying so, each with its fix (empty when nothing does).
+
+    Delays, positions and `max_delay_steps` are counted in steps (one distance unit = one step), so their length
+    in ms scales with dt; without `scale_input` the input gain is 1 per step, so the same weights drive a neuron
+    ~1/dt times harder per ms (untrained, on the demo task: 21 Hz at 1 ms, 4,890 Hz at 0.1 ms, before the start-up
+    calibration rescales the gain). `num_steps` (the samples' length in steps, once the data are binned; else from
+    data.max_time_ms) is checked against the longest delay.
+    """
+    d, m = settings.data, settings.model
+    dt = d.dt_ms
+    found = []
+    if not m.scale_input and dt != 1.0:
+        calibrated = ("; the start-up calibration (model.init.rate_window_hz) then rescales every layer's gain to "
+                      "bring the rate into its window, so the run starts at a sane rate, but with other effective "
+                      "weights and learning rates than at 1 ms" if m.init.rate_window_hz else "")
+        found.append(f"data.dt_ms = {dt:g} with model.scale_input: false: the input gain is 1 per step, so the "
+                     f"same weights drive the neurons ~{1 / dt:.3g}x as hard per ms as at 1 ms{calibrated}. Fix: "
+                     f"model.scale_input: true (mlGeNN's scale_i, the authors' setting: nearly the same dynamics at "
+                     f"any dt_ms), or data.dt_ms: 1.0")
+    if m.delay_mode == "none" and not m.input_delays:
+        return found
+    steps = num_steps if num_steps is not None else (
+        int(math.ceil(d.max_time_ms / dt)) if d.max_time_ms is not None else None)
+    longest_ms = m.max_delay_steps * dt
+    if steps is not None and m.max_delay_steps >= steps:
+        found.append(f"model.max_delay_steps = {m.max_delay_steps} steps is {longest_ms:g} ms at data.dt_ms = "
+                     f"{dt:g}, as long as the samples or longer ({steps} steps, {steps * dt:g} ms): a spike delayed "
+                     f"that long arrives after the sample has ended. Fix: model.max_delay_steps: {max(steps - 1, 1)} "
+                     f"or less, or a smaller data.dt_ms")
+    elif dt != 1.0:
+        found.append(f"data.dt_ms = {dt:g}: delays and positions are in steps (one distance unit = one step), so "
+                     f"model.max_delay_steps = {m.max_delay_steps} is {longest_ms:g} ms (at 1 ms: "
+                     f"{m.max_delay_steps} ms) and the initial delays are {dt:g}x as long in ms. Fix (the same delays "
+                     f"in ms as at 1 ms): model.max_delay_steps: {max(int(round(m.max_delay_steps / dt)), 1)} and "
+                     f"model.init.position_range: {m.init.position_range / dt:.3g}")
+    return found

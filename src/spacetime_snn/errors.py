@@ -19,3 +19,7 @@ class DivergenceError(SpacetimeError):
 
 class CheckpointError(SpacetimeError):
     """A checkpoint cannot be read or does not match the run."""
+
+
+class DiskFullError(SpacetimeError):
+    """A file cannot be written because its file system is full (or over quota)."""

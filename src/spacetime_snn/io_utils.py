@@ -3,33 +3,93 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from .errors import DiskFullError
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+_NO_SPACE_TEXTS = ("No space left on device", "Disk quota exceeded", "errno = 28", "errno = 122")
 
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `target`; move it onto `target` only if the block succeeds.
 
-    The temporary file lives in the same directory so that `os.replace` is atomic (same file system).
+    The temporary file lives in the same directory so that `os.replace` is atomic (same file system). A write
+    that fails because the file system is full raises DiskFullError naming the target, the file system and its
+    free space (instead of, say, torch's `[enforce fail at inline_container.cc]`); `target` is left as it was.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make results unreadable to collaborators
-    tmp_path = Path(tmp)
+    tmp_path = None
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make results unreadable to collaborators
         yield tmp_path
         os.replace(tmp_path, target)
+    except Exception as error:
+        if is_disk_full(error):
+            raise disk_full_error(target, error) from error
+        raise
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether `error`, or an exception it was raised from, reports a full file system or an exceeded quota."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in _NO_SPACE:
+            return True
+        if any(text in str(error) for text in _NO_SPACE_TEXTS):  # h5py and others report errno in their text
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def disk_full_error(target: Path, error: BaseException) -> DiskFullError:
+    """The message for a write to `target` that failed for lack of space: which file system, how much is free."""
+    folder = target.parent
+    mount = _mount_point(folder)
+    try:
+        usage = shutil.disk_usage(folder)
+        space = f"{_size(usage.free)} free of {_size(usage.total)}"
+    except OSError:
+        space = "free space unknown"
+    return DiskFullError(
+        f"{target}: cannot be written: the disk is full (or over quota) — the file system mounted at {mount}, "
+        f"which holds {folder}, has {space} ({type(error).__name__}: {error}). Nothing was replaced: {target} "
+        f"keeps its previous content, if it had any. Fix: free space on {mount} (`df -h {folder}` shows it; "
+        f"`du -sh results resources` shows what this project uses) or move the project to a larger disk, then "
+        f"rerun the same command (a training run resumes from its last checkpoint)."
+    )
+
+
+def _mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1024 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    raise AssertionError("unreachable")
 
 
 @contextlib.contextmanager

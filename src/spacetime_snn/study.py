@@ -2,7 +2,8 @@
 
 The Snakemake workflow calls these functions from `workflow/rules/common.smk`, so the rules stay declarations
 and the logic is unit-tested (tests/pipeline/test_pipeline_study.py). Everything here is pure: plain dicts in,
-plain data out; the only file access is `load_yaml` and `write_settings`.
+plain data out; the only file access is `load_yaml` and `write_settings`, and the messages at the end, which
+look for config files and finished results.
 
 Vocabulary:
 - a *condition* is a named set of overrides of the `model` / `train` defaults (it may `extends` another one);
@@ -17,6 +18,7 @@ import dataclasses
 import difflib
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -52,9 +54,10 @@ FIGURE_GRID = {"fig1": "main", "fig2": "main", "fig3": "main", "fig4": "architec
 CLAIMS_TABLES = ("accuracy", "final_metrics", "control_metrics", "pruning", "pruned_graph", "ridge")
 CLAIMS_FILES = ("claims.csv", "claims.md", "claims.rst")
 
-_DATA_FILES = {"shd": ("shd_train.h5", "shd_test.h5"), "synthetic": ("train.h5", "test.h5")}
+_DATA_FILES = {"shd": ("shd_train.h5", "shd_test.h5"), "synthetic": ("train.h5", "test.h5"),
+               "spoken": ("spoken_train.h5", "spoken_test.h5")}
 # Keys of the config's `data` section that say how the data are made, not how a run reads them.
-_DATA_SOURCE_KEYS = ("synthetic",)
+_DATA_SOURCE_KEYS = ("synthetic", "spoken")
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -260,6 +263,14 @@ def _settings_problems(config: Mapping[str, Any]) -> list[str]:
             SyntheticSpec(**config["data"]["synthetic"])
         except ConfigError as error:
             problems.append(f"'data.synthetic': {error}")
+    if config["data"]["source"] == "spoken":
+        from .data.spoken import SpokenSpec
+
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in config["data"]["spoken"].items()}
+        try:
+            SpokenSpec(**values)
+        except ConfigError as error:
+            problems.append(f"'data.spoken': {error}")
     return list(dict.fromkeys(problems))
 
 
@@ -418,6 +429,44 @@ def regex_alternatives(names: Iterable[str]) -> str:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Job resources (local scheduling and SLURM submission)
+
+
+def attempt_runtime(minutes: int, attempt: int, max_minutes: int | None) -> int:
+    """Time limit (minutes) of a job's `attempt` (1, 2, ...): `minutes` x attempt, at most `max_minutes`.
+
+    A job retried after hitting its time limit (the SLURM profile's `retries`) thus gets more time; a training
+    job also resumes from its checkpoint, so it needs at most what was left. The cap is the partitions' time
+    limit: SLURM leaves a job asking for more pending forever (reason PartitionTimeLimit)."""
+    runtime = minutes * attempt
+    return runtime if max_minutes is None else min(runtime, max_minutes)
+
+
+def job_resources(config: Mapping[str, Any], rule: str) -> dict[str, Any]:
+    """Snakemake resources of one job of `rule` (config resources.<rule>), with the SLURM partition, account and
+    GPU model of config `slurm`: GPU jobs go to slurm.gpu_partition, every other job to slurm.cpu_partition
+    (empty names are left out: the cluster's default). `runtime` is a function of the attempt
+    (`attempt_runtime`), which Snakemake calls with each job's attempt number."""
+    requested, slurm = config["resources"][rule], config["slurm"]
+
+    def runtime(wildcards, attempt):
+        return attempt_runtime(requested["runtime"], attempt, slurm["max_runtime"])
+
+    resources: dict[str, Any] = {"mem_mb": requested["mem_mb"], "runtime": runtime}
+    gpu = requested["gpu"] > 0
+    if gpu:
+        resources["gpu"] = requested["gpu"]
+        if slurm["gpu_model"]:
+            resources["gpu_model"] = slurm["gpu_model"]
+    partition = slurm["gpu_partition"] if gpu else slurm["cpu_partition"]
+    if partition:
+        resources["slurm_partition"] = partition
+    if slurm["account"]:
+        resources["slurm_account"] = slurm["account"]
+    return resources
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Command-line options of the rules' CLI calls
 
 
@@ -436,6 +485,11 @@ def options(values: Mapping[str, Any]) -> list[str]:
 def synthetic_options(config: Mapping[str, Any]) -> list[str]:
     """Options of `spacetime-snn data synthetic` (config data.synthetic)."""
     return options(config["data"]["synthetic"])
+
+
+def spoken_options(config: Mapping[str, Any]) -> list[str]:
+    """Options of `spacetime-snn data spoken` (config data.spoken; the rule adds --threads)."""
+    return options(config["data"]["spoken"])
 
 
 def metrics_options(config: Mapping[str, Any]) -> list[str]:
@@ -466,11 +520,13 @@ def labels(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 def figure_options(config: Mapping[str, Any], figure: str) -> list[str]:
-    """Options of `spacetime-snn figure <figN>`: the full label mapping (one colour per condition across figures),
-    the conditions of the figure's grid, and the figure's example run / hidden size."""
+    """Options of `spacetime-snn figure <figN>`: the labels of the figure's grid (one colour per condition, the
+    same in every figure of that grid), its conditions, and the figure's example run / hidden size."""
     figures, main = config["figures"], config["main"]
-    values: dict[str, Any] = {"labels": json.dumps(labels(config), ensure_ascii=False),
-                              "show": config[FIGURE_GRID[figure]]["conditions"],
+    shown = config[FIGURE_GRID[figure]]["conditions"]
+    grid_labels = {name: label for name, label in labels(config).items() if name in shown}  # colours per grid
+    values: dict[str, Any] = {"labels": json.dumps(grid_labels, ensure_ascii=False),
+                              "show": shown,
                               "dt_ms": config["data"]["dt_ms"]}
     if figure in ("fig1", "fig2", "fig3"):
         values["hidden"] = main["hidden"]
@@ -494,7 +550,8 @@ def claims_options(config: Mapping[str, Any]) -> list[str]:
     roles = claims["roles"]
     return options({"study": config["study"], "hidden": config["main"]["hidden"],
                     "mapped": config["analysis"]["inputmaps"]["conditions"],
-                    **{key: roles[key] for key in ("non_spatial", "spatial", "spatial_cost", "no_delays")},
+                    **{key: roles[key] for key in ("non_spatial", "spatial", "spatial_cost", "no_delays",
+                                                   "architecture_spatial", "architecture_non_spatial")},
                     **{key: claims[key] for key in ("alpha", "resamples", "max_exact", "permutations",
                                                    "accuracy_margin_pct")},
                     "binary_keep_fraction": config["analysis"]["binary_keep_fraction"],
@@ -511,3 +568,105 @@ def write_settings(path: str | Path, settings: Mapping[str, Any]) -> None:
     run = study, condition, hidden, seed), which consumers may carry into their CSV columns."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(settings, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# What the user is told: which config file selects a study, where a finished run put its results
+
+
+def study_config_files(name: str, root: str | Path = ".") -> list[Path]:
+    """The study configs under `root` (config.yaml, configs/*.yaml) whose `study` is `name`, relative to `root`."""
+    root = Path(root)
+    found = []
+    for path in [root / "config.yaml", *sorted((root / "configs").glob("*.yaml"))]:
+        try:
+            declared = load_yaml(path)
+        except Exception:  # unreadable or malformed: not a config this message can point to
+            continue
+        if isinstance(declared, dict) and declared.get("study") == name:
+            found.append(path.relative_to(root))
+    return found
+
+
+def configfile_option(name: str | None, root: str | Path = ".") -> str:
+    """The `--configfile=...` option (with a leading space) that selects study `name` in the repository at
+    `root`: empty for the study of config.yaml itself, a placeholder naming the study when no file declares it."""
+    if name is None:
+        return " --configfile=<the config file of this study>"
+    files = study_config_files(name, root)
+    if Path("config.yaml") in files:
+        return ""
+    if files:
+        return f" --configfile={files[0]}"
+    return f" --configfile=<the config file that sets study: {name}>"
+
+
+def configfile_arguments(configfiles: Iterable[str | Path], root: str | Path = ".") -> list[str]:
+    """The --configfile arguments of the running command (Snakemake's `workflow.overwrite_configfiles`), as a user
+    would type them again: paths relative to `root` where possible; one file as `--configfile=FILE`, several as
+    `--configfile A B` (to be placed last: the option takes every word after it)."""
+    root = Path(root).resolve()
+    paths = []
+    for path in configfiles:
+        path = Path(path)
+        try:
+            path = path.resolve().relative_to(root)
+        except ValueError:
+            pass
+        paths.append(str(path))
+    if not paths:
+        return []
+    return [f"--configfile={paths[0]}"] if len(paths) == 1 else ["--configfile", *paths]
+
+
+def wrong_study_message(target: str, other: str, config: Mapping[str, Any], root: str | Path = ".") -> str:
+    """The error for a target under results/<other>/ while the config selects another study (usually a forgotten
+    --configfile, or `--configfile FILE TARGET`, which reads TARGET as a second config file)."""
+    option = configfile_option(other, root)
+    return (f"{target} belongs to study '{other}', but the config of this command is study '{config['study']}' "
+            f"(its results go to {results_dir(config)}/). Fix: `snakemake --cores 2{option} {target}`. Write "
+            f"--configfile=FILE, or the targets before --configfile: `--configfile FILE TARGET` reads TARGET as a "
+            f"second config file.")
+
+
+def finished_message(config: Mapping[str, Any], configfiles: Iterable[str | Path], workdir: str | Path = ".",
+                     repo: str | Path = ".") -> str:
+    """What a successful `snakemake` run prints last: where the figures, Table 1 and the data behind them are
+    (those present in `workdir`), and the command that makes the HTML report (Snakemake writes it in a separate
+    call, once they all exist). `configfiles` are shown relative to `repo`, where the user types the command."""
+    workdir = Path(workdir)
+    results = results_dir(config)
+    figures = [f"{results}/figures/{fig}.pdf" for fig in FIGURE_TABLES
+               if (workdir / results / "figures" / f"{fig}.pdf").exists()]
+    table = f"{results}/tables/table1.md"
+    lines = [f"Study '{config['study']}': results in {results}/"]
+    if figures:
+        lines.append(f"  figures:  {', '.join(figures)} (a PNG beside each)")
+    if (workdir / table).exists():
+        lines.append(f"  Table 1:  {table} (and table1.csv)")
+    claims = claims_paths(config)["md"]
+    if (workdir / claims).exists():
+        lines.append(f"  claims:   {claims} (and claims.csv): which claims of the paper these runs support")
+    lines.append(f"  the data they are drawn from: {results}/aggregated/*.csv; each run: {results}/runs/; "
+                 f"job logs: {results}/logs/")
+    command = shlex.join(["snakemake", "--report", f"{results}/report.html",
+                          *configfile_arguments(configfiles, repo)])
+    if len(figures) == len(FIGURE_TABLES) and (workdir / table).exists():
+        lines.append(f"  HTML report with the captions: `{command}` writes {results}/report.html")
+    else:
+        lines.append(f"  HTML report: once every figure and Table 1 exist, `{command}`")
+    return "\n".join(lines)
+
+
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """Warnings about the trained conditions' settings (config.dt_warnings: a time step other than 1 ms), each
+    once with the conditions it concerns; printed when the workflow starts."""
+    from .config import dt_warnings, settings_from_dict
+
+    concerned: dict[str, list[str]] = {}
+    for run in dict.fromkeys(Run(r.condition, r.hidden, 0) for r in all_runs(config)):
+        for warning in dt_warnings(settings_from_dict(run_settings(config, run.condition, run.hidden, 0))):
+            names = concerned.setdefault(warning, [])
+            if run.condition not in names:
+                names.append(run.condition)
+    return [f"condition(s) {', '.join(names)}: {warning}" for warning, names in concerned.items()]

@@ -35,10 +35,9 @@ pytestmark = pytest.mark.skipif(bool(MISSING), reason=f"spacetime-snn lacks {', 
 
 
 @pytest.fixture(scope="module")
-def ci_run(tmp_path_factory) -> tuple[Path, dict, subprocess.CompletedProcess]:
-    workdir = tmp_path_factory.mktemp("ci")
-    result = run_snakemake(workdir, "--cores", "2", "--configfile", "configs/ci.yaml", timeout=1800)
-    return workdir, load_config("configs/ci.yaml"), result
+def ci_run(local_ci_study) -> tuple[Path, dict, subprocess.CompletedProcess]:
+    """`snakemake --cores 2 --configfile configs/ci.yaml`, run once per session (tests/conftest.py)."""
+    return local_ci_study.workdir, load_config("configs/ci.yaml"), local_ci_study.result
 
 
 def failure_report(workdir: Path, result: subprocess.CompletedProcess) -> str:
@@ -124,12 +123,25 @@ def test_the_claims_report_has_a_row_per_claim_and_a_verdict_rule(ci_run) -> Non
     assert {"test_accuracy_ci_low_pct", "test_accuracy_ci_high_pct", "n_seeds"} <= set(table1.columns)
 
 
-def test_the_report_holds_figures_and_table(ci_run) -> None:
+def test_the_run_ends_saying_where_the_results_are(ci_run) -> None:
     workdir, config, result = ci_run
     assert result.returncode == 0
-    report = run_snakemake(workdir, "--report", "report.html", "--configfile", "configs/ci.yaml")
+    summary = result.stdout[result.stdout.rindex("Study 'ci': results in results/ci/"):]
+    assert "  figures:  results/ci/figures/fig1.pdf, results/ci/figures/fig2.pdf, results/ci/figures/fig3.pdf, " \
+           "results/ci/figures/fig4.pdf (a PNG beside each)" in summary
+    assert "  Table 1:  results/ci/tables/table1.md (and table1.csv)" in summary
+    assert "  HTML report with the captions: `snakemake --report results/ci/report.html " \
+           "--configfile=configs/ci.yaml` writes results/ci/report.html" in summary
+
+
+def test_the_report_holds_figures_and_table(ci_run) -> None:
+    """Made by the command the run's last lines give."""
+    workdir, config, result = ci_run
+    assert result.returncode == 0
+    command = re.search(r"HTML report with the captions: `snakemake ([^`]+)`", result.stdout).group(1).split()
+    report = run_snakemake(workdir, *command)
     assert report.returncode == 0, report.stdout[-3000:]
-    html = (workdir / "report.html").read_text()
+    html = (workdir / "results" / "ci" / "report.html").read_text()
     assert all(f"{fig}.png" in html for fig in study.FIGURE_TABLES) and "table1.csv" in html
     assert "claims.csv" in html and "Which claims hold" in html
 

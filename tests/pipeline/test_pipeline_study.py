@@ -14,7 +14,7 @@ from spacetime_snn.config import settings_from_dict
 from spacetime_snn.errors import ConfigError
 from workflow_helpers import SCHEMA, grid, load_config
 
-STUDY_CONFIGS = ((), ("configs/demo.yaml",), ("configs/ci.yaml",))
+STUDY_CONFIGS = ((), ("configs/demo.yaml",), ("configs/ci.yaml",), ("configs/paper_v2.yaml",))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def problems(schema, **changes) -> str:
     return str(error.value)
 
 
-@pytest.mark.parametrize("overrides", STUDY_CONFIGS, ids=["config", "demo", "ci"])
+@pytest.mark.parametrize("overrides", STUDY_CONFIGS, ids=["config", "demo", "ci", "paper_v2"])
 def test_every_shipped_config_is_valid(schema, overrides) -> None:
     raw = load_config(*overrides)
     before = copy.deepcopy(raw)
@@ -58,7 +58,7 @@ def test_the_schema_fills_defaults_of_a_minimal_config(schema) -> None:
 
 def test_condition_overrides_get_no_defaults(config) -> None:
     """A default filled into an override would silently reset what the condition inherits."""
-    assert config["conditions"]["spatial3d"] == {"extends": "spatial", "model": {"dims": 3}}
+    assert config["conditions"] == load_config()["conditions"]
 
 
 def test_schema_defaults_agree_with_the_run_settings_dataclasses(schema) -> None:
@@ -69,7 +69,7 @@ def test_schema_defaults_agree_with_the_run_settings_dataclasses(schema) -> None
                                  ("study", "conditions", "main", "architecture", "figures")}, schema)
     for section in ("data", "model", "train"):
         expected = {k: v for k, v in defaults[section].items() if k != "hidden"}
-        got = {k: v for k, v in filled[section].items() if k != "synthetic"}
+        got = {k: v for k, v in filled[section].items() if k not in ("synthetic", "spoken")}
         assert got == expected, section
 
 
@@ -90,7 +90,8 @@ def test_schema_defaults_agree_with_the_run_settings_dataclasses(schema) -> None
         ({"conditions": {"spatial": {"model": {"hidden": 64}}}}, "unknown key 'conditions.spatial.model.hidden'"),
         ({"architecture": {"hidden": [32, 0]}}, "'architecture.hidden[1]': 0 is out of range; allowed: integer >= 1"),
         ({"conditions": {"bad name": {}}}, "'conditions': the name 'bad name' is not allowed; names must match"),
-        ({"data": {"source": "mnist"}}, "'data.source': 'mnist' is not allowed; allowed values: shd, synthetic"),
+        ({"data": {"source": "mnist"}}, "'data.source': 'mnist' is not allowed; allowed values: shd, synthetic, spoken"),
+        ({"data": {"spoken": {"snr_db": [0.0]}}}, "'data.spoken.snr_db': [0.0] is too short; give at least 2"),
     ],
 )
 def test_schema_errors_name_the_key_and_what_is_allowed(schema, changes, expected) -> None:
@@ -121,6 +122,7 @@ def test_every_schema_error_is_reported_at_once(schema) -> None:
         ({"data": {"selection": "validation", "validation_fraction": 0.0}},
          "condition 'synaptic': invalid value for 'data.validation_fraction': must be > 0"),
         ({"data": {"source": "synthetic", "synthetic": {"num_classes": 50}}}, "'data.synthetic': synthetic spec"),
+        ({"data": {"source": "spoken", "spoken": {"snr_db": [20.0, 0.0]}}}, "'data.spoken': spoken spec: snr_db"),
     ],
 )
 def test_cross_references_are_checked(schema, changes, expected) -> None:
@@ -132,7 +134,7 @@ def test_runs_shared_by_both_grids_are_trained_once(config) -> None:
     assert len(runs) == len(set(runs))
     expected = grid(config, "main") | grid(config, "architecture")
     assert {(r.condition, r.hidden, r.seed) for r in runs} == expected
-    assert len(runs) == 380  # 3 x 20 + 6 x 3 x 20 - (spatial, synaptic at 128) x 20
+    assert len(runs) == 420  # 3 x 20 + 6 x 3 x 20: Fig. 4 has settings of its own (by_hidden), nothing shared
 
 
 def test_run_settings_follow_the_contract(config) -> None:
@@ -141,7 +143,8 @@ def test_run_settings_follow_the_contract(config) -> None:
     assert set(settings["data"]) == {"source", "root", "dt_ms", "max_time_ms", "validation_fraction", "selection",
                                      "augment"}
     assert settings["model"]["hidden"] == 64 and settings["model"]["delay_mode"] == "spatial"
-    assert settings["train"]["distance_cost"] == 1e-9
+    assert settings["train"]["distance_cost"] == 1e-10 and settings["train"]["distance_power"] == 1.0
+    assert settings["train"]["l1"] == 0.0 and settings["train"]["delay_lr"] == 0.3  # v1: spatial_cost's own
     assert settings["seed"] == 7
     assert settings["run"] == {"study": "shd", "condition": "spatial_cost", "hidden": 64, "seed": 7}
     settings_from_dict(settings)  # what `spacetime-snn train` does with it
@@ -161,10 +164,29 @@ def test_extends_applies_the_parent_first_and_the_child_wins(schema) -> None:
 def test_every_condition_maps_to_its_delay_mode(config) -> None:
     modes = {name: study.run_settings(config, name, 8, 0)["model"]["delay_mode"] for name in config["conditions"]}
     assert modes["none"] == "none" and modes["axonal"] == "axonal" and modes["synaptic"] == "synaptic"
+    assert modes["nonspatial"] == "synaptic"
     assert all(modes[name] == "spatial" for name in modes if name.startswith("spatial"))
-    sweep = sorted(study.run_settings(config, n, 8, 0)["train"]["distance_cost"]
-                   for n in config["conditions"] if n.startswith("spatial_cost_"))
-    assert sweep == [1e-10, 5e-10, 5e-9, 1e-8, 1e-7]
+
+
+def test_by_hidden_applies_the_authors_per_size_settings(config) -> None:
+    """Fig. 4 (fig7.py run names): k_reg and the delay lr differ per architecture and hidden size."""
+    train = {h: study.run_settings(config, "spatial2d", h, 0)["train"] for h in (32, 64, 128)}
+    assert [train[h]["delay_lr"] for h in (32, 64, 128)] == [0.01, 0.03, 0.01]
+    assert [train[h]["spike_reg"]["upper_strength"] for h in (32, 64, 128)] == [5e-12, 5e-12, 5e-13]
+    assert study.run_settings(config, "spatial2d", 16, 0)["train"]["delay_lr"] == config["train"]["delay_lr"]
+    assert study.run_settings(config, "spatial4d", 128, 0)["model"]["dims"] == 4
+
+
+def test_paper_v2_sweeps_one_lambda_for_all_three_conditions(schema) -> None:
+    v2 = study.check_config(load_config("configs/paper_v2.yaml"), schema)
+    assert v2["model"]["max_delay_steps"] == 1000
+    train = {name: study.run_settings(v2, name, 128, 0)["train"] for name in v2["main"]["conditions"]}
+    l1 = {name: t["l1"] for name, t in train.items() if t["distance_cost"] == 0}
+    cost = sorted(t["distance_cost"] for t in train.values() if t["distance_cost"] > 0)
+    assert sorted(set(l1.values())) == [1e-10, 5e-10, 1e-9, 5e-9, 1e-8]
+    assert cost == [1e-10, 5e-10, 1e-9, 5e-9, 1e-8, 1e-7]
+    assert all(t["distance_power"] == 2.0 for t in train.values() if t["distance_cost"] > 0)
+    assert {t["delay_lr"] for t in train.values()} == {0.05}
 
 
 def test_deep_merge_copies_and_replaces_lists() -> None:
@@ -192,7 +214,7 @@ def test_figures_depend_only_on_their_tables(config) -> None:
     drawn = {table for tables in study.FIGURE_TABLES.values() for table in tables}
     assert drawn <= set(study.AGGREGATED_TABLES)
     accuracy = study.table_inputs(config, "accuracy")
-    assert len(accuracy) == 380 and all(path.endswith("/summary.json") for path in accuracy)
+    assert len(accuracy) == 420 and all(path.endswith("/summary.json") for path in accuracy)
     pruning = study.table_inputs(config, "pruning")
     assert pruning[0] == "results/shd/runs/synaptic/h128/s0/analysis/pruning.csv" and len(pruning) == 60
 
@@ -217,10 +239,10 @@ def test_claims_options_name_the_roles_and_the_main_grid(config, schema) -> None
 
 def test_wildcard_regex_matches_whole_names_only(config) -> None:
     pattern = study.regex_alternatives(config["conditions"])
-    assert re.fullmatch(pattern, "spatial3d") and re.fullmatch(pattern, "spatial_cost_1e-10")
+    assert re.fullmatch(pattern, "spatial3d") and re.fullmatch(pattern, "spatial_cost")
     assert not re.fullmatch(pattern, "spatial3") and not re.fullmatch(pattern, "spatial/x")
-    match = re.match(f"runs/(?P<condition>{pattern})/h", "runs/spatial_cost_5e-10/h8")
-    assert match["condition"] == "spatial_cost_5e-10"
+    match = re.match(f"runs/(?P<condition>{pattern})/h", "runs/spatial_cost/h8")
+    assert match["condition"] == "spatial_cost"
 
 
 def test_cli_options(config) -> None:
@@ -238,19 +260,24 @@ def test_cli_options(config) -> None:
     fig2 = study.figure_options(config, "fig2")
     assert fig2[fig2.index("--without-cost") + 1] == "spatial" and fig2[fig2.index("--with-cost") + 1] == "spatial_cost"
     labels = json.loads(fig2[fig2.index("--labels") + 1])
-    assert list(labels)[:3] == ["synaptic", "spatial", "spatial_cost"]  # the same colour order in every figure
+    assert list(labels) == ["synaptic", "spatial", "spatial_cost"]  # the main grid's colours, in every main figure
     fig4 = study.figure_options(config, "fig4")
+    assert list(json.loads(fig4[fig4.index("--labels") + 1])) == config["architecture"]["conditions"]
     assert "--hidden" not in fig4 and "--seed" not in fig4
     shown = fig4[fig4.index("--show") + 1: fig4.index("--show") + 7]
     assert shown == config["architecture"]["conditions"]
     assert study.synthetic_options(study.deep_merge(config, {"data": {"synthetic": {"num_train": 5}}})) == [
         "--seed", "0", "--num-train", "5"]
+    spoken = study.deep_merge(config, {"data": {"spoken": {"num_test": 40, "snr_db": [5.0, 15.0]}}})
+    assert study.spoken_options(spoken) == ["--seed", "0", "--num-test", "40", "--snr-db", "5.0", "15.0"]
 
 
 def test_data_files_per_source() -> None:
     assert study.data_files("resources/shd/", "shd") == {
         "train": "resources/shd/shd_train.h5", "test": "resources/shd/shd_test.h5"}
     assert study.data_files("resources/x", "synthetic")["test"] == "resources/x/test.h5"
+    assert study.data_files("resources/s", "spoken") == {
+        "train": "resources/s/spoken_train.h5", "test": "resources/s/spoken_test.h5"}
 
 
 def test_write_settings_is_deterministic_json(tmp_path, config) -> None:
@@ -264,3 +291,23 @@ def test_write_settings_is_deterministic_json(tmp_path, config) -> None:
     assert list(json.loads(first)) == ["data", "model", "train", "seed", "run"]
     assert list(json.loads(first)["run"]) == ["study", "condition", "hidden", "seed"]
     assert [p.name for p in path.parent.iterdir()] == ["settings.json"]  # no temporary file left behind
+
+
+def test_a_retried_job_gets_more_time_up_to_the_partition_limit() -> None:
+    assert [study.attempt_runtime(120, attempt, 300) for attempt in (1, 2, 3)] == [120, 240, 300]
+    assert study.attempt_runtime(1, 4, None) == 4
+    assert study.attempt_runtime(2000, 1, 1440) == 1440  # never more than a partition allows (it would pend)
+
+
+def test_job_resources_route_gpu_jobs_and_name_the_account(config) -> None:
+    names = {"slurm": {"account": "proj", "cpu_partition": "cpu", "gpu_partition": "gpu", "gpu_model": "a100",
+                       "max_runtime": 2000}}
+    named = study.deep_merge(config, names)
+    train, prune = study.job_resources(named, "train"), study.job_resources(named, "prune")
+    assert {k: v for k, v in train.items() if k != "runtime"} == {
+        "mem_mb": 32000, "gpu": 1, "gpu_model": "a100", "slurm_partition": "gpu", "slurm_account": "proj"}
+    assert prune["slurm_partition"] == "cpu" and "gpu" not in prune and "gpu_model" not in prune
+    assert [train["runtime"](None, attempt) for attempt in (1, 2)] == [1440, 2000]
+    assert [prune["runtime"](None, attempt) for attempt in (1, 2)] == [120, 240]
+    unnamed = study.job_resources(config, "train")  # "" = the cluster's default partition and account
+    assert not {"slurm_partition", "slurm_account", "gpu_model"} & set(unnamed)

@@ -15,9 +15,7 @@ def test_full_study_dag_trains_each_run_once(workdir: Path) -> None:
     result = run_snakemake(workdir, "-n", "--quiet", "rules")
     assert result.returncode == 0, result.stdout
     counts = job_counts(result.stdout)
-    shared = main & architecture
-    assert shared, "config.yaml's grids are expected to share runs (spatial and synaptic at 128 neurons)"
-    assert counts["train"] == len(main) + len(architecture) - len(shared)
+    assert counts["train"] == len(main | architecture) == 420
     assert counts["settings"] == counts["train"]
     assert counts["prune"] == counts["metrics"] == len(main)
     assert counts["figure"] == 4 and counts["table"] == 1 and counts["data_shd"] == 1 and counts["claims"] == 1
@@ -35,6 +33,17 @@ def test_demo_and_ci_configs_build_every_target_on_synthetic_data(workdir: Path)
         assert counts["data_synthetic"] == 1 and "data_shd" not in counts
         assert counts["figure"] == 4 and counts["table"] == 1 and counts["aggregate"] == 12
         assert counts["claims"] == 1
+
+
+def test_spoken_config_builds_every_target_from_the_spoken_rule(workdir: Path) -> None:
+    config = load_config("configs/spoken.yaml")
+    assert config["data"]["source"] == "spoken" and config["data"]["spoken"]["channels"] == 700
+    result = run_snakemake(workdir, "-n", "--quiet", "rules", "--configfile", "configs/spoken.yaml")
+    assert result.returncode == 0, result.stdout
+    counts = job_counts(result.stdout)
+    assert counts["data_spoken"] == 1 and "data_synthetic" not in counts and "data_shd" not in counts
+    assert counts["train"] == len(grid(config, "main") | grid(config, "architecture"))
+    assert counts["figure"] == 4 and counts["table"] == 1
 
 
 def test_lint_has_no_findings(workdir: Path) -> None:

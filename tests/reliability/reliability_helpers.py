@@ -186,3 +186,15 @@ def command_line(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
+
+
+def backticked_commands(message: str, program: str = "snakemake") -> list[str]:
+    """The `program ...` commands a message gives between backticks, in order."""
+    import re
+
+    return [command for command in re.findall(r"`([^`]+)`", message) if command.split()[0] == program]
+
+
+def study_run_dir(study: str = "rel", condition: str = "spatial", hidden: int = 8, seed: int = 3) -> Path:
+    """A run directory as the workflow lays it out, relative to the working directory (as rules pass it)."""
+    return Path(f"results/{study}/runs/{condition}/h{hidden}/s{seed}")

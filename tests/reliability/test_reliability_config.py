@@ -93,3 +93,40 @@ def test_a_malformed_settings_file_is_named(capsys, tmp_path, name, content, exp
     assert code == 2 and "Traceback" not in err
     assert f"spacetime-snn train: error: settings file {path} {expected}" in err
     assert not (tmp_path / "run").exists()
+
+
+# ---- a time step other than 1 ms: valid, but it changes what the settings mean -----------------------------
+
+DT_CASES = {  # id: (settings override, texts of the warning)
+    "dt-0.1-unscaled": ({"data": {"dt_ms": 0.1}, "model": {"scale_input": False}, "train": {"epochs": 1}},
+                        ["warning: data.dt_ms = 0.1 with model.scale_input: false: the input gain is 1 per step, "
+                         "so the same weights drive the neurons ~10x as hard per ms as at 1 ms; the start-up "
+                         "calibration (model.init.rate_window_hz) then rescales every layer's gain",
+                         "but with other effective weights and learning rates than at 1 ms. Fix: "
+                         "model.scale_input: true"]),
+    "dt-5-delays-past-the-sample": ({"data": {"dt_ms": 5.0}, "model": {"max_delay_steps": 62},
+                                     "train": {"epochs": 1}},
+                                    ["warning: model.max_delay_steps = 62 steps is 310 ms at data.dt_ms = 5, as long "
+                                     "as the samples or longer (40 steps, 200 ms): a spike delayed that long arrives "
+                                     "after the sample has ended. Fix: model.max_delay_steps: 39 or less"]),
+    "dt-2-delays-in-steps": ({"train": {"epochs": 1}},  # the suite's own settings: dt 2 ms, max delay 10 steps
+                             ["warning: data.dt_ms = 2: delays and positions are in steps (one distance unit = one "
+                              "step), so model.max_delay_steps = 10 is 20 ms (at 1 ms: 10 ms)",
+                              "Fix (the same delays in ms as at 1 ms): model.max_delay_steps: 5 and "
+                              "model.init.position_range: 0.5"]),
+}
+
+
+@pytest.mark.parametrize("case", DT_CASES)
+def test_a_time_step_other_than_1_ms_is_warned_about_with_the_fix(capsys, tiny_data, tmp_path, case):
+    from reliability_helpers import settings as run_settings
+    from spacetime_snn.training import run_io
+
+    override, texts = DT_CASES[case]
+    run_dir = tmp_path / "run"
+    code, out, err = cli_in_process(capsys, "train", "--settings", json.dumps(run_settings(tiny_data, **override)),
+                                    "--out", str(run_dir), "--cache-dir", str(tmp_path / "cache"))
+    assert code == 0, err
+    log = (run_dir / run_io.TRAIN_LOG).read_text()
+    for text in texts:
+        assert text in out and text in log, out

@@ -175,7 +175,8 @@ def test_a_corrupt_model_file_stops_the_commands_that_read_it(capsys, fresh_data
     model.write_bytes(model.read_bytes()[:300])
     code, out, err = cli_in_process(capsys, "prune", "--run-dir", str(run_dir), "--out", str(tmp_path / "p.csv"))
     assert code == 2 and "Traceback" not in err
-    assert f"{model}: cannot be read" in err and "delete it and rerun the training rule" in err
+    assert f"{model}: cannot be read" in err and "; it is corrupt or truncated. Fix: rerun the `spacetime-snn " \
+        "train` command that made this run" in err  # in a study layout: test_reliability_outputs.py
     assert not (tmp_path / "p.csv").exists()
 
 
@@ -248,3 +249,51 @@ def test_a_damaged_extracted_file_is_named_for_deletion(capsys, tmp_path, no_net
     assert code == 2 and not no_network, err
     assert f"{target}: not a readable HDF5 file, truncated or corrupt" in err
     assert f"Fix: delete {target} and run `spacetime-snn data shd --root {root}`" in err
+
+
+# ---- spike times written in the wrong unit ------------------------------------------------------------------
+
+def _in_milliseconds(path: Path, keep_spec: bool = True) -> None:
+    """The same events with their times multiplied by 1000 (milliseconds where the format holds seconds)."""
+    with h5py.File(path, "r") as handle:
+        attributes = {key: value for key, value in handle.attrs.items() if key == "synthetic_spec" and keep_spec}
+    events = read_shd_file(path)
+    bounds = list(zip(events.offsets[:-1], events.offsets[1:]))
+    write_shd_file(path, [events.times_s[a:b] * 1000.0 for a, b in bounds], [events.units[a:b] for a, b in bounds],
+                   events.labels, events.speakers, events.keys, num_channels=events.num_channels,
+                   attributes=attributes)
+
+
+UNIT_CASES = {  # id: (file names, keep the synthetic spec, data settings, where the stated scale comes from)
+    "synthetic-spec": (None, True, {}, "but its synthetic_spec says samples last 200 ms"),
+    "synthetic-spec-cut-at-150-ms": (None, True, {"max_time_ms": 150.0}, "but its synthetic_spec says samples "
+                                                                          "last 200 ms"),
+    "no-spec": (None, False, {}, "but samples of spoken audio last well under 60 s (SHD's about 1.4 s at most)"),
+    "shd-names": (SHD_FILES, False, {"source": "shd"}, "but SHD's samples last about 1.4 s at most"),
+}
+
+
+@pytest.mark.parametrize("case", UNIT_CASES)
+def test_spike_times_in_milliseconds_stop_training_naming_the_file(capsys, fresh_data, tmp_path, case):
+    """Read as seconds, 200 ms samples became 200 s: 100,000 steps of 2 ms per sample, 1000x the work."""
+    names, keep_spec, data, stated = UNIT_CASES[case]
+    if names:
+        for split, name in names.items():
+            (fresh_data / f"{split}.h5").rename(fresh_data / name)
+    path = fresh_data / (names or {"train": TRAIN})["train"]
+    _in_milliseconds(path, keep_spec)
+    run_dir = tmp_path / "run"
+    err = assert_refused(*train(capsys, settings(fresh_data, data=data), run_dir), run_dir)
+    assert f"{path}: sample(s) 0, 1, 2, 3, 4, ... (48 in all) has spike times up to 199." in err
+    assert f" s, {stated}: the times look like milliseconds; spikes/times must be in seconds" in err
+    assert f"Fix: delete {path} and run `spacetime-snn data " in err
+
+
+def test_samples_too_long_for_the_time_step_stop_training(capsys, fresh_data, tmp_path):
+    """Valid seconds, but a step so small that one sample would be 50,000 steps or more."""
+    run_dir = tmp_path / "run"
+    err = assert_refused(*train(capsys, settings(fresh_data, data={"dt_ms": 0.003}), run_dir), run_dir)
+    assert f"{fresh_data / TRAIN}: samples last up to 199." in err
+    assert " steps of data.dt_ms = 0.003 ms (more than 50,000: a training step would need tens of GB and hours). " \
+           "Fix: check that the file's spike times are in seconds; for recordings this long, set a larger " \
+           "data.dt_ms or cut them with data.max_time_ms (ms)." in err

@@ -19,7 +19,9 @@ def test_absurd_settings_diverge_in_the_first_batch(capsys, fresh_data, tmp_path
     assert err.startswith("spacetime-snn train: error: the loss became NaN/inf at epoch 1, batch 0; ")
     assert "the run stopped without writing its outputs and no checkpoint was written" in err
     assert "Fix: lower train.lr / train.delay_lr or the regulariser strengths, rerun." in err
-    assert files(run_dir) == []
+    assert files(run_dir) == [run_io.TRAIN_LOG]  # the attempt's own log, ending with the error
+    log = (run_dir / run_io.TRAIN_LOG).read_text()
+    assert "attempt started: spacetime-snn train" in log and "error: the loss became NaN/inf at epoch 1" in log
 
 
 def test_divergence_mid_training_keeps_the_last_good_checkpoint(capsys, fresh_data, tmp_path, monkeypatch):

@@ -74,6 +74,17 @@ def test_a_killed_run_resumes_and_ends_bit_identical(runs):
     assert_same_run(runs["dirs"]["whole"], killed_dir)
 
 
+def test_the_run_log_keeps_the_killed_attempt(runs):
+    """<run>/train.log is appended to by every attempt (Snakemake's job log is deleted before a rerun)."""
+    log = (runs["dirs"]["killed"] / run_io.TRAIN_LOG).read_text()
+    attempts = log.split("attempt started: ")[1:]
+    assert len(attempts) == 2, log
+    killed, resumed = attempts
+    assert f"epoch={runs['killed_at']} " in killed and "finished" not in killed  # epochs up to the kill
+    assert f"resumed {runs['dirs']['killed']} after epoch {runs['killed_at']}" in resumed
+    assert f"finished: model.pt, log.csv, snapshots.npz, summary.json written in " in resumed
+
+
 def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(runs):
     corrupt_dir = runs["dirs"]["corrupt"]
     output = runs["outputs"]["corrupt"]

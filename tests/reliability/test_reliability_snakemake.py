@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,9 +22,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reliability_helpers import (REPO, RUN_OUTPUTS, assert_same_run, checkpoint_epoch, copy_data, descendants,
-                                 command_line, files, finish, quiet_env, run_snakemake, start_snakemake,
-                                 start_train, wait_for)
+from reliability_helpers import (REPO, RUN_OUTPUTS, assert_same_run, backticked_commands, checkpoint_epoch,
+                                 cli_in_process, copy_data, descendants, command_line, files, finish, quiet_env,
+                                 run_snakemake, start_snakemake, start_train, wait_for)
 from spacetime_snn.training import run_io
 
 pytestmark = pytest.mark.skipif(not (REPO / "Snakefile").exists(), reason="the workflow is not in this checkout")
@@ -48,7 +49,7 @@ CONFIG_CASES = {  # id: (config merged over config.yaml, texts the message must 
                             "synaptic, spatial"]),
     "unknown-condition": ({"main": {"conditions": ["spatail"]}},
                           ["'main.conditions[0]': unknown condition 'spatail'; defined conditions: axonal, none,"]),
-    "invalid-run-settings": ({"data": {"validation_fraction": 0.0}},
+    "invalid-run-settings": ({"data": {"selection": "validation", "validation_fraction": 0.0}},
                              ["invalid value for 'data.validation_fraction': must be > 0 when data.selection is "
                               "'validation'"]),
 }
@@ -72,8 +73,11 @@ def bad_config_runs(tmp_path_factory) -> dict:
                 command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=quiet_env()))
     results = {}
     for key, (workdir, start, process) in started.items():
-        output = process.communicate(timeout=120)[0]
-        results[key] = (workdir, process.returncode, output, time.monotonic() - start)
+        output = process.stdout.read()
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        # CPU seconds of the start-up, not wall clock: eleven start together on a shared 2-core machine
+        results[key] = (workdir, process.returncode, output, usage.ru_utime + usage.ru_stime)
     return results
 
 
@@ -89,7 +93,7 @@ def test_a_bad_study_config_fails_at_start_up_naming_the_key(bad_config_runs, ca
         assert "(every key with its range and default: workflow/schemas/config.schema.yaml)" in output
         assert "Building DAG of jobs" not in output and "Job stats" not in output
         assert not (workdir / "results").exists() and not (workdir / "resources").exists()
-        assert seconds < 60
+        assert seconds < 20  # CPU seconds: ~2-3 (Snakemake's start-up and the config check), never a job
 
 
 # ---- a training job killed under Snakemake ------------------------------------------------------------------
@@ -185,6 +189,7 @@ def killed_under_snakemake(tiny_data, tmp_path_factory) -> dict:
     steps["rerun"] = run_snakemake(workdir, "-c1", "--rerun-incomplete", *args)
     steps["rerun-log"] = (workdir / TRAIN_LOG).read_text()
     steps["done"] = run_snakemake(workdir, "-n", *args)
+    steps["train-log"] = (run / run_io.TRAIN_LOG).read_text()
     finish(reference, base / "reference.log", timeout=300)
     return {"workdir": workdir, "run": run, "steps": steps}
 
@@ -201,7 +206,7 @@ def test_a_killed_training_job_fails_and_keeps_its_checkpoint(killed_under_snake
     code, output, left, epoch = killed_under_snakemake["steps"]["job-killed"]
     assert code != 0
     assert "Error in rule train:" in output and "returned non-zero exit status 137" in output  # 128 + SIGKILL
-    assert left == sorted([run_io.CHECKPOINT, run_io.PREVIOUS_CHECKPOINT, "settings.json"]), left
+    assert left == sorted([run_io.CHECKPOINT, run_io.PREVIOUS_CHECKPOINT, "settings.json", run_io.TRAIN_LOG]), left
     assert 2 <= epoch < STUDY["train"]["epochs"]
 
 
@@ -225,3 +230,88 @@ def test_the_rerun_resumes_and_ends_bit_identical_to_an_uninterrupted_run(killed
     assert f"resumed {RUN} after epoch {steps['all-killed'][3]}" in steps["rerun-log"]
     assert_same_run(killed_under_snakemake["workdir"] / "reference", run)
     assert "Nothing to be done" in steps["done"].stdout, steps["done"].stdout[-2000:]
+
+
+def test_the_run_log_keeps_every_attempt_across_snakemake_reruns(killed_under_snakemake):
+    """Snakemake deletes the job's log (results/<study>/logs/train/...) before it reruns the job; the run's own
+    train.log, not a declared output, keeps the killed attempts."""
+    steps = killed_under_snakemake["steps"]
+    attempts = steps["train-log"].split("attempt started: ")[1:]
+    assert len(attempts) == 3, steps["train-log"]
+    assert "resumed" not in attempts[0] and "finished" not in attempts[0]
+    assert f"resumed {RUN} after epoch {steps['job-killed'][3]}" in attempts[1] and "finished" not in attempts[1]
+    assert f"resumed {RUN} after epoch {steps['all-killed'][3]}" in attempts[2] and "finished: " in attempts[2]
+    assert "attempt started" in steps["rerun-log"] and steps["rerun-log"].count("attempt started") == 1
+
+
+def test_a_successful_run_ends_saying_where_the_results_are(killed_under_snakemake):
+    output = killed_under_snakemake["steps"]["rerun"].stdout
+    tail = output[output.index("Study 'rel': results in results/rel/"):]
+    assert "the data they are drawn from: results/rel/aggregated/*.csv; each run: results/rel/runs/" in tail
+    assert "HTML report: once every figure and Table 1 exist, `snakemake --report results/rel/report.html " in tail
+
+
+def test_a_damaged_run_output_is_rebuilt_by_the_command_its_message_gives(killed_under_snakemake, tmp_path, capsys,
+                                                                          monkeypatch):
+    """The Fix of a damaged snapshots.npz forces its training job: deleting the file is not enough, Snakemake
+    answers "Nothing to be done" while the files built from it exist."""
+    workdir = tmp_path / "work"
+    shutil.copytree(killed_under_snakemake["workdir"], workdir, symlinks=True)
+    (workdir / "configs").mkdir()
+    (workdir / "configs" / "rel.yaml").write_text(yaml.safe_dump(STUDY))
+    snapshots = f"{RUN}/{run_io.SNAPSHOTS}"
+    (workdir / snapshots).write_bytes((workdir / snapshots).read_bytes()[:500])
+
+    monkeypatch.chdir(workdir)  # `spacetime-snn metrics` as the rule runs it, in the study's folder
+    metrics = ("metrics", "--run-dir", RUN, "--binary-nulls", "2", "--weighted-nulls", "2")
+    code, _, err = cli_in_process(capsys, *metrics)
+    assert code == 2 and "Traceback" not in err, err
+    (fix,) = backticked_commands(err)
+    assert fix == f"snakemake --cores 1 --configfile=configs/rel.yaml --forcerun={snapshots}"
+
+    in_workdir = ("--snakefile", str(REPO / "Snakefile"))  # the command as typed in the study's folder
+    (workdir / snapshots).rename(workdir / "damaged.npz")  # deleted, as an older message said to do
+    stale = run_snakemake_in(workdir, "-n", "--configfile=configs/rel.yaml", TARGET, *in_workdir)
+    assert "Nothing to be done" in stale.stdout, stale.stdout[-2000:]  # the trap the Fix avoids
+    (workdir / "damaged.npz").rename(workdir / snapshots)
+
+    rebuilt = run_snakemake_in(workdir, *fix.split()[1:], TARGET, *in_workdir)  # a target may follow: "--forcerun="
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:]
+    assert "rule train:" in rebuilt.stdout and "reason: Forced execution" in rebuilt.stdout
+    assert "rule metrics:" not in rebuilt.stdout  # only what TARGET needs
+    assert run_io.load_snapshots(workdir / RUN)["w_rec"].shape[1:] == (8, 8)
+    assert f"resumed {RUN} after epoch {STUDY['train']['epochs']}" in (workdir / RUN / run_io.TRAIN_LOG).read_text()
+    code, _, err = cli_in_process(capsys, *metrics)
+    assert code == 0, err
+
+
+def run_snakemake_in(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """`snakemake ARGS` typed in `workdir` itself (relative --configfile paths resolve there)."""
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, timeout=300, env=quiet_env())
+
+
+# ---- targets of another study (a forgotten --configfile, or `--configfile FILE TARGET`) -------------------------
+
+def test_a_target_of_another_study_names_the_config_file_that_builds_it(tmp_path):
+    """`snakemake results/demo/figures/fig3.pdf` without --configfile: the study of config.yaml is 'shd'."""
+    result = run_snakemake(tmp_path, "-n", "--cores", "2", "results/demo/figures/fig3.pdf")
+    assert result.returncode != 0
+    assert "results/demo/figures/fig3.pdf belongs to study 'demo', but the config of this command is study " \
+           "'shd' (its results go to results/shd/). Fix: `snakemake --cores 2 --configfile=configs/demo.yaml " \
+           "results/demo/figures/fig3.pdf`." in result.stdout, result.stdout[-3000:]
+    assert "`--configfile FILE TARGET` reads TARGET as a second config file" in result.stdout
+    fixed = run_snakemake(tmp_path, "-n", "--quiet", *backticked_commands(result.stdout)[0].split()[1:])
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_time_step_other_than_1_ms_is_warned_about_at_start_up(tmp_path):
+    config = tmp_path / "dt.yaml"
+    config.write_text("data: {dt_ms: 0.1}\nmodel: {scale_input: false}\n")
+    result = run_snakemake(tmp_path, "-n", "--quiet", "--configfile", "configs/demo.yaml", str(config))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "warning: condition(s) synaptic, spatial, spatial_cost, spatial3d, spatial4d, axonal, none: data.dt_ms = " \
+           "0.1 with model.scale_input: false:" in result.stdout
+    assert "warning: condition(s) synaptic, spatial, spatial_cost, spatial3d, spatial4d, axonal: data.dt_ms = 0.1: " \
+           "delays and positions are in steps" in result.stdout

@@ -5,6 +5,7 @@ import os
 import shlex
 
 from spacetime_snn import study
+from spacetime_snn.errors import ConfigError
 
 RESULTS = study.results_dir(config)
 LOGS = f"{RESULTS}/logs"
@@ -16,6 +17,7 @@ ENV = "../../envs/spacetime.yaml"
 
 
 wildcard_constraints:
+    other_study=f"(?!{study.regex_alternatives([config['study']])}/)[^/]+",
     condition=study.regex_alternatives(config["conditions"]),
     hidden=r"[1-9][0-9]*",
     seed=r"[0-9]+",
@@ -34,20 +36,9 @@ def analysis_file(table):
 
 
 def rule_resources(rule):
-    """Resources of one job of `rule` (config `resources`), with its SLURM partition / account / GPU model."""
-    requested = config["resources"][rule]
-    slurm = config["slurm"]
-    resources = {"mem_mb": requested["mem_mb"], "runtime": requested["runtime"]}
-    partition = slurm["gpu_partition"] if requested["gpu"] > 0 else slurm["cpu_partition"]
-    if requested["gpu"] > 0:
-        resources["gpu"] = requested["gpu"]
-        if slurm["gpu_model"]:
-            resources["gpu_model"] = slurm["gpu_model"]
-    if partition:
-        resources["slurm_partition"] = partition
-    if slurm["account"]:
-        resources["slurm_account"] = slurm["account"]
-    return resources
+    """Resources of one job of `rule`: config `resources`, SLURM names from config `slurm`, a runtime that grows
+    with the attempt (study.job_resources)."""
+    return study.job_resources(config, rule)
 
 
 def rule_threads(rule):
@@ -99,3 +90,10 @@ def command_line(tokens):
 def figure_options(wildcards):
     """Options of `spacetime-snn figure <fig>`: labels, conditions shown, example run (study.figure_options)."""
     return command_line(study.figure_options(config, wildcards.fig))
+
+
+def other_study_target(wildcards):
+    """Input of `other_study`: raises, telling which --configfile selects the study the target belongs to."""
+    target = f"results/{wildcards.other_study}/{wildcards.path}"
+    raise ConfigError(study.wrong_study_message(target, wildcards.other_study, config, workflow.basedir))
+

@@ -1,5 +1,6 @@
 # Data: the HDF5 files training reads. Only the rule of the configured data.source is ever needed.
-# Both run on the submitting machine under SLURM (compute nodes often have no internet).
+# data_shd and data_synthetic run on the submitting machine under SLURM (compute nodes often have no internet);
+# data_spoken needs no internet but hours of CPU at full size, so it is a job like training.
 
 localrules:
     data_shd,
@@ -39,3 +40,21 @@ rule data_synthetic:
         ENV
     shell:
         "spacetime-snn data synthetic --out {params.out_dir} {params.options} > {log} 2>&1"
+
+
+rule data_spoken:
+    output:
+        train=study.data_files(config["data"]["root"], "spoken")["train"],
+        test=study.data_files(config["data"]["root"], "spoken")["test"],
+    params:
+        out_dir=dir_of_output,
+        options=command_line(study.spoken_options(config)),
+    log:
+        f"{LOGS}/data/spoken.log",
+    threads: rule_threads("data")
+    resources:
+        **rule_resources("data"),
+    conda:
+        ENV
+    shell:
+        "spacetime-snn data spoken --out {params.out_dir} --threads {threads} {params.options} > {log} 2>&1"

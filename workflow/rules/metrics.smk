@@ -1,5 +1,10 @@
 # Per-run analyses: graph metrics over training (Figs. 2-3) with their controls (the initial network and the
 # shuffled-weights network, analysis/controls.py), input maps (Fig. 1), network drawings (Fig. 2A/B).
+# networkdata only tabulates the nodes and edges of the two networks Fig. 2 draws (seconds): under SLURM it runs on
+# the submitting machine instead of waiting in the queue.
+
+localrules:
+    networkdata,
 
 
 rule metrics:

@@ -4,8 +4,10 @@
 # declared outputs of a failed or interrupted job (and before re-running it), never undeclared files, so a rerun
 # of the same command resumes from the last completed epoch. The CLI must therefore write the declared outputs
 # only once training has finished, keeping everything it needs to resume inside the checkpoint.
-# No shadow directory and no directory() output for the same reason. The log is appended to, so a resumed
-# run's log keeps the attempt that was killed.
+# No shadow directory and no directory() output for the same reason.
+# Logs: Snakemake deletes a job's log before it reruns the job, so the rule's log holds the latest attempt only.
+# The run's history is <run>/train.log, which the CLI appends to (not a declared output, so never deleted): every
+# attempt starts with "attempt started", a resumed one says "resumed <run> after epoch N".
 
 
 localrules:
@@ -43,4 +45,4 @@ rule train:
     conda:
         ENV
     shell:
-        "spacetime-snn train --settings @{input.settings} --out {params.run_dir} --threads {threads} >> {log} 2>&1"
+        "spacetime-snn train --settings @{input.settings} --out {params.run_dir} --threads {threads} > {log} 2>&1"

@@ -26,6 +26,10 @@ from .shd_format import SHD_FILES, SYNTHETIC_FILES, ShdEvents, read_shd_file, re
 _CACHE_VERSION = 1
 """Bump when the binning or the cache layout changes, so that old cache files are ignored."""
 
+MAX_STEPS_PER_SAMPLE = 50_000
+"""Longest sample accepted after binning, in steps: the model keeps every step of a batch for the backward pass
+(SHD at 1 ms: ~1,370 steps; 50,000 steps of a batch of 256 x 128 neurons are ~10 GB of state alone)."""
+
 
 class Sample(NamedTuple):
     """One sample's events (views into the dataset's arrays), label and speaker."""
@@ -141,6 +145,13 @@ def bin_events(events: ShdEvents, dt_ms: float, max_time_ms: float | None = None
     time_ms = events.times_s * 1000.0
     kept, offsets = keep_events(events.offsets, np.ones(time_ms.size, dtype=bool) if max_time_ms is None
                                 else time_ms < max_time_ms)
+    latest_ms = float(time_ms[kept].max()) if kept.size else 0.0
+    if latest_ms / dt_ms >= MAX_STEPS_PER_SAMPLE:
+        raise DataError(
+            f"{events.path}: samples last up to {latest_ms:.6g} ms, which is {latest_ms / dt_ms:,.0f} steps of "
+            f"data.dt_ms = {dt_ms:g} ms (more than {MAX_STEPS_PER_SAMPLE:,}: a training step would need tens of GB "
+            f"and hours). Fix: check that the file's spike times are in seconds; for recordings this long, set a "
+            f"larger data.dt_ms or cut them with data.max_time_ms (ms).")
     bins = np.floor(time_ms[kept] / dt_ms).astype(np.int32)
     return SpikeDataset(
         times=bins,

@@ -31,7 +31,7 @@ from ..errors import DataError
 from ..io_utils import atomic_path
 
 SHD_NUM_CHANNELS = 700
-"""Input channels of SHD (the cochlea model's output fibres); the default when a file has no attribute."""
+"""Input channels of SHD (the cochlea model's output channels); the default when a file has no attribute."""
 
 SHD_FILES = {"train": "shd_train.h5", "test": "shd_test.h5"}
 """File names of SHD's splits, as tonic extracts them (its zip names minus `.zip`)."""
@@ -39,7 +39,16 @@ SHD_FILES = {"train": "shd_train.h5", "test": "shd_test.h5"}
 SYNTHETIC_FILES = {"train": "train.h5", "test": "test.h5"}
 """File names of the synthetic task's splits (data/synthetic.py)."""
 
+SPOKEN_FILES = {"train": "spoken_train.h5", "test": "spoken_test.h5"}
+"""File names of the spoken digits' splits (data/spoken.py)."""
+
 _REQUIRED_KEYS = ("spikes/times", "spikes/units", "labels", "extra/keys", "extra/speaker")
+
+SHD_LONGEST_SAMPLE_S = 2.0
+"""Bound on SHD's samples (seconds): its recordings are spoken digits, the longest ~1.37 s; 2 s leaves a margin."""
+
+LONGEST_PLAUSIBLE_SAMPLE_S = 60.0
+"""Longest sample accepted in an SHD-format file that states no duration: times beyond are not seconds."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,8 @@ def regenerate_hint(path: Path) -> str:
         command = f"`spacetime-snn data shd --root {folder}`"
     elif path.name in SYNTHETIC_FILES.values():
         command = f"`spacetime-snn data synthetic --out {folder}`"
+    elif path.name in SPOKEN_FILES.values():
+        command = f"`spacetime-snn data spoken --out {folder}`"
     else:
         return "rewrite it with spacetime_snn.data.shd_format.write_shd_file"
     return f"run {command} (or rerun snakemake, which runs it)"
@@ -144,11 +155,39 @@ def read_shd_file(
             labels = handle["labels"][()].astype(np.int64)
             speakers = handle["extra/speaker"][()].astype(np.int64)
             keys = tuple(key.decode() if isinstance(key, bytes) else str(key) for key in handle["extra/keys"][()])
+            stated = stated_duration(path, dict(handle.attrs))
     except (OSError, RuntimeError, KeyError, ValueError) as error:
         # A truncated file fails to open (OSError); damage inside the file surfaces from HDF5 as RuntimeError
         # ("bad local heap signature"), KeyError ("bad object header version number") or ValueError.
         raise _defect(path, f"not a readable HDF5 file, truncated or corrupt ({error})") from error
-    return _validated(path, times, units, labels, speakers, keys, num_channels, allow_empty_samples)
+    return _validated(path, times, units, labels, speakers, keys, num_channels, allow_empty_samples, stated)
+
+
+def stated_duration(path: Path, attributes: dict) -> tuple[float, str]:
+    """The longest sample (seconds) the file's data set allows, and where that comes from: the synthetic task's
+    spec (root attribute `synthetic_spec`), SHD's own recordings (by file name), else a generous bound."""
+    spec = attributes.get("synthetic_spec")
+    if spec is not None:
+        import json
+
+        try:
+            duration_ms = float(json.loads(spec)["duration_ms"])
+            return duration_ms / 1000.0, f"its synthetic_spec says samples last {duration_ms:g} ms"
+        except (ValueError, KeyError, TypeError):
+            pass
+    if path.name in SHD_FILES.values():
+        return SHD_LONGEST_SAMPLE_S, "SHD's samples last about 1.4 s at most"
+    return LONGEST_PLAUSIBLE_SAMPLE_S, (f"samples of spoken audio last well under {LONGEST_PLAUSIBLE_SAMPLE_S:g} s "
+                                        "(SHD's about 1.4 s at most)")
+
+
+def _time_unit_guess(latest_s: float, longest_s: float) -> str:
+    """The unit the times were probably written in, judged from how far they overshoot (a 1 s scale if the file
+    states none)."""
+    ratio = latest_s / min(longest_s, 1.0)
+    if 30 <= ratio < 3e5:
+        return "milliseconds"
+    return "microseconds" if ratio >= 3e5 else "a unit other than seconds"
 
 
 def _validated(
@@ -160,6 +199,7 @@ def _validated(
     keys: tuple[str, ...],
     num_channels: int,
     allow_empty_samples: bool,
+    stated: tuple[float, str] = (LONGEST_PLAUSIBLE_SAMPLE_S, "samples are expected to last seconds"),
 ) -> ShdEvents:
     """Check the raw per-sample arrays and flatten them; the checks are vectorised over all events."""
     num_samples = len(times)
@@ -184,6 +224,13 @@ def _validated(
     starts = starts[(starts > 0) & (starts < flat_times.size)]
     decreasing[starts - 1] = False  # a sample may start before the previous one ended
     _first_bad(path, np.append(decreasing, False), "has spike times that decrease (must be in time order)", sample_of)
+    longest_s, source = stated
+    too_late = flat_times > longest_s * 1.01 + 1e-3  # float16 rounding and the generator's jitter
+    if too_late.any():
+        latest = float(flat_times.max())
+        _first_bad(path, too_late, f"has spike times up to {latest:.6g} s, but {source}: the times look like "
+                   f"{_time_unit_guess(latest, longest_s)}; spikes/times must be in seconds (the file was written "
+                   f"with the wrong unit)", sample_of)
     out_of_range = (flat_units < 0) | (flat_units >= num_channels)
     _first_bad(path, out_of_range, f"has units outside [0, {num_channels}) (num_channels={num_channels})", sample_of)
     _first_bad(path, (labels < 0) | (labels >= len(keys)), f"has a label >= the number of keys ({len(keys)})")

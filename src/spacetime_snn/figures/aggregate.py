@@ -77,7 +77,7 @@ def concatenate_csvs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         raise DataError("aggregate: no input CSV files given; pass at least one per-run CSV.")
     frames, sources = [], []
     for path in paths:
-        frame = read_csv(path)
+        frame = read_csv(path, allow_empty=True)
         require_columns(frame, str(path), IDENTIFIERS)
         frames.append(frame)
         sources.append(pd.Series(str(path), index=frame.index))
@@ -119,18 +119,39 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def read_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read one CSV, turning a missing or unparsable file into a DataError that names it."""
+def _producer(name: str) -> str:
+    return f" (written by `spacetime-snn {PRODUCERS[name]}` per run, then `aggregate`)" if name in PRODUCERS else ""
+
+
+def read_csv(path: str | os.PathLike, *, allow_empty: bool = False) -> pd.DataFrame:
+    """Read one CSV, turning a missing or unparsable file into a DataError that names it.
+
+    A header without rows is an error too, naming the file, unless `allow_empty` (a per-run table that does not
+    apply to its run, e.g. the delay histogram of a run without delays, is written with its header only).
+    """
     path = Path(path)
     if not path.is_file():
-        name = path.stem
-        producer = f" (written by `spacetime-snn {PRODUCERS[name]}` per run, then `aggregate`)" \
-            if name in PRODUCERS else ""
-        raise DataError(f"{path} not found{producer}.")
+        raise DataError(f"{path} not found{_producer(path.stem)}.")
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: not a readable CSV ({error}).") from error
+    if frame.empty and not allow_empty:
+        raise DataError(
+            f"{path}: has a header ({', '.join(frame.columns)}) but no rows{_producer(path.stem)}, so there is "
+            f"nothing to draw. Fix: `snakemake --cores 2{_configfile_option(path)} --forcerun={path}` rebuilds it "
+            f"from the per-run tables; if it stays empty, no run of the study has rows for it: check the runs' "
+            f"logs and the study's conditions (a network that never spikes has no input maps; the delay tables "
+            f"need a condition with delays).")
+    return frame
+
+
+def _configfile_option(path: Path) -> str:
+    """--configfile=... of the study an aggregated table belongs to (results/<study>/aggregated/<name>.csv)."""
+    from ..study import configfile_option
+
+    parts = path.parts
+    return configfile_option(parts[-3] if len(parts) >= 3 and parts[-2] == "aggregated" else None)
 
 
 def read_table(data_dir: str | os.PathLike, name: str, *, required: bool = True) -> pd.DataFrame | None:

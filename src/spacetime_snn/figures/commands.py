@@ -102,7 +102,8 @@ def _run_claims(args: argparse.Namespace) -> None:
         tests = statistics.TestSettings(alpha=args.alpha, resamples=args.resamples, max_exact=args.max_exact,
                                         permutations=args.permutations, seed=args.seed)
         roles = claims.Roles(non_spatial=args.non_spatial, spatial=args.spatial, spatial_cost=args.spatial_cost,
-                             no_delays=args.no_delays)
+                             no_delays=args.no_delays, architecture_spatial=args.architecture_spatial,
+                             architecture_non_spatial=args.architecture_non_spatial)
         settings = claims.ClaimsSettings(hidden=args.hidden, roles=roles, mapped=tuple(args.mapped or ()),
                                          accuracy_margin_pct=args.accuracy_margin_pct,
                                          binary_keep_fraction=args.binary_keep_fraction, tests=tests)
@@ -128,6 +129,10 @@ def _claims_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--spatial", default="spatial", help="condition of the spatial networks")
     parser.add_argument("--spatial-cost", default="spatial_cost", help="condition with the distance cost")
     parser.add_argument("--no-delays", default="none", help="condition without delays")
+    parser.add_argument("--architecture-spatial", default="spatial2d",
+                        help="spatial condition of the architecture grid (Fig. 4)")
+    parser.add_argument("--architecture-non-spatial", default="nonspatial",
+                        help="non-spatial condition of the architecture grid (Fig. 4)")
     parser.add_argument("--accuracy-margin-pct", type=float, default=2.0,
                         help="'as accurate as' = within this many percentage points [2]")
     parser.add_argument("--binary-keep-fraction", type=float, default=None,

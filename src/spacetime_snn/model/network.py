@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 
@@ -36,6 +38,18 @@ class SpatialSNN(nn.Module):
                                             init.position_range, generator=generator)
         self.input_delays = (SynapticDelays(num_inputs, settings.max_delay_steps, num_post=n)
                              if settings.input_delays else None)
+        self.register_buffer("gain_scale", torch.ones((), dtype=torch.float64))
+        self.register_load_state_dict_post_hook(lambda module, _: module._apply_gain_scale())
+
+    def set_gain_scale(self, scale: float) -> None:
+        """Multiply the input gain of the hidden and output layers by `scale`: the same dynamics as every weight
+        multiplied by `scale` (and, under Adam, as their learning rate too), while the parameters keep the
+        authors' initialisation and units. Set once, before training, by the rate calibration."""
+        self.gain_scale.fill_(scale)
+        self._apply_gain_scale()
+
+    def _apply_gain_scale(self) -> None:
+        self.lif = dataclasses.replace(self.lif, gain_scale=float(self.gain_scale))
 
     def delay_parameters(self) -> list[nn.Parameter]:
         """Parameters trained with the separate delay/position optimiser."""

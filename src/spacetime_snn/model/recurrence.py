@@ -44,11 +44,13 @@ class LIFParameters:
     max_delay: int = 62
     interpolate: bool = True
     scale_input: bool = True
+    gain_scale: float = 1.0  # set by the rate calibration (training/calibration.py); 1 = the authors' network
 
     @property
     def gain(self) -> float:
         """Weight of the synaptic current in the membrane update (see the module docstring)."""
-        return scaled_input_gain(self.tau_mem_ms, self.tau_syn_ms, self.dt_ms) if self.scale_input else 1.0
+        base = scaled_input_gain(self.tau_mem_ms, self.tau_syn_ms, self.dt_ms) if self.scale_input else 1.0
+        return base * self.gain_scale
 
     @property
     def alpha(self) -> float:

@@ -9,12 +9,12 @@ import torch
 
 from ..config import RunSettings, settings_from_dict
 from ..data.dataset import SpikeDataset, load_train_test
-from ..data.shd_format import SHD_FILES, SYNTHETIC_FILES
+from ..data.shd_format import SHD_FILES, SPOKEN_FILES, SYNTHETIC_FILES
 from ..model.network import SpatialSNN
 
 def data_paths(settings: RunSettings) -> tuple[Path, Path]:
     """The train and test HDF5 files of the run's data source."""
-    names = SHD_FILES if settings.data.source == "shd" else SYNTHETIC_FILES
+    names = {"shd": SHD_FILES, "synthetic": SYNTHETIC_FILES, "spoken": SPOKEN_FILES}[settings.data.source]
     root = Path(settings.data.root)
     return root / names["train"], root / names["test"]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..config import settings_from_dict
-from ..errors import ConfigError
+from ..config import dt_warnings, settings_from_dict
+from ..errors import ConfigError, SpacetimeError
 from ..io_utils import atomic_path
 
 
@@ -41,13 +41,24 @@ def _set_threads(threads: int | None) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
+    from . import run_io
     from .loop import Trainer
 
     _set_threads(args.threads)
     settings = settings_from_dict(_read_settings(args.settings))
     device = torch.device(args.device) if args.device else None
     cache_dir = args.cache_dir or Path(settings.data.root) / "cache"
-    Trainer(settings, args.out, device=device, cache_dir=cache_dir).run()
+    log = run_io.RunLog(args.out)  # <run>/train.log: every attempt, kept across Snakemake's reruns
+    log.start_attempt(f"spacetime-snn train --out {args.out}")  # kept back until the run directory exists
+    try:
+        trainer = Trainer(settings, args.out, device=device, cache_dir=cache_dir, log=log)
+        for warning in dt_warnings(settings, trainer.test_set.num_steps):
+            log(f"warning: {warning}")
+        trainer.run()
+        log(f"finished: {', '.join(run_io.OUTPUTS)} written in {args.out}")
+    except SpacetimeError as error:
+        log.record(f"spacetime-snn train: error: {error}")
+        raise
 
 
 def _prune(args: argparse.Namespace) -> None:

@@ -24,6 +24,7 @@ from ..errors import DivergenceError
 from ..model.network import SpatialSNN
 from . import run_io
 from .build import build_model, load_data
+from .calibration import calibrate_gain
 from .evaluate import evaluate, measure
 from .objective import loss_terms
 
@@ -207,6 +208,9 @@ class Trainer:
             self._restore(state)
             self.log(f"resumed {self.run_dir} after epoch {self.epoch}")
         else:
+            window = self.settings.model.init.rate_window_hz
+            if window is not None:
+                calibrate_gain(self.model, self.train_set, tuple(window), device=self.device, log=self.log)
             self._record_snapshot()  # epoch 0: the initialisation
             self.rows.append(self._initial_row())
         train = self.settings.train

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import json
+import os
+import socket
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DataError
 from ..io_utils import atomic_path
 
 MODEL = "model.pt"
@@ -20,6 +24,8 @@ PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"
 LOG = "log.csv"
 SNAPSHOTS = "snapshots.npz"
 SUMMARY = "summary.json"
+TRAIN_LOG = "train.log"
+OUTPUTS = (MODEL, LOG, SNAPSHOTS, SUMMARY)  # what the training rule declares; written last, once training ended
 LOG_COLUMNS = ("epoch", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "spike_rate_hz", "seconds")
 
 
@@ -36,26 +42,103 @@ class NetworkArrays:
     identifiers: dict[str, Any] = field(default_factory=dict)
 
 
+def _torch_save(obj: Any, tmp: Path) -> None:
+    """torch.save through a Python file object: a failed write then raises the OSError (e.g. ENOSPC, which
+    atomic_path reports as a full disk) instead of torch's `[enforce fail at inline_container.cc]`."""
+    with open(tmp, "wb") as handle:
+        torch.save(obj, handle)
+
+
+class RunLog:
+    """The history of a run's training attempts, appended to `<run>/train.log` (and printed).
+
+    Snakemake deletes a job's log before it reruns the job, never this file (it is not a declared output), so the
+    log of a resumed run keeps the attempts that were killed: each starts with an `attempt started` line, and a
+    resumed one says `resumed <run> after epoch N`. Nothing is written before the run directory exists (bad data
+    stops a run before it is created); writing is best effort, so a full disk is reported by the checkpoint's
+    writer, not by the log.
+    """
+
+    def __init__(self, run_dir: str | Path, stream=None):
+        self.path = Path(run_dir) / TRAIN_LOG
+        self.stream = stream
+        self.pending: list[str] = []
+
+    def __call__(self, message: str) -> None:
+        print(message, file=self.stream or sys.stdout, flush=True)
+        self.record(message)
+
+    def record(self, message: str) -> None:
+        """Append `message` to the file only (e.g. an error the CLI prints itself)."""
+        stamp = datetime.datetime.now().isoformat(sep=" ", timespec="seconds")
+        self.pending += [f"[{stamp}] {line}" for line in message.splitlines() or [""]]
+        if not self.path.parent.is_dir():
+            return
+        try:
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write("\n".join(self.pending) + "\n")
+            self.pending.clear()
+        except OSError:
+            pass
+
+    def start_attempt(self, command: str) -> None:
+        self(f"attempt started: {command} (host {socket.gethostname()}, pid {os.getpid()})")
+
+
 def save_torch(obj: Any, path: Path) -> None:
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        _torch_save(obj, tmp)
+
+
+def rerun_training_fix(path: Path) -> str:
+    """How to rewrite `path`, a damaged output of a training run, with commands that work.
+
+    Deleting the file is not enough under Snakemake: a missing intermediate file does not make it rerun the job
+    ("Nothing to be done" while the files built from it exist), so the fix forces the job that writes it.
+    `--forcerun=FILE` with "=": without it the option takes every word after it, targets included.
+    """
+    run_dir = path.parent
+    study = _study_of(run_dir)
+    settings = run_dir / "settings.json"
+    if study is None or not settings.exists():  # not laid out by the workflow: trained by hand
+        return (f"Fix: rerun the `spacetime-snn train` command that made this run (it resumes from "
+                f"{run_dir / CHECKPOINT} if present and rewrites {path.name}).")
+    from ..study import configfile_option  # local: the plan is not needed to write or read a run
+
+    return (f"Fix: `snakemake --cores 1{configfile_option(study)} --forcerun={path}` retrains this run (resuming "
+            f"from its checkpoint, so usually in seconds) and redoes what was built from it; without Snakemake: "
+            f"`spacetime-snn train --settings @{settings} --out {run_dir}`.")
+
+
+def _study_of(run_dir: Path) -> str | None:
+    """The study name in a run directory's path, results/<study>/runs/<condition>/h<hidden>/s<seed>."""
+    parts = run_dir.parts
+    return parts[-5] if len(parts) >= 5 and parts[-4] == "runs" else None
+
+
+def unreadable(path: Path, error: BaseException) -> str:
+    return f"{path}: cannot be read ({type(error).__name__}: {error}); it is corrupt or truncated"
 
 
 def load_torch(path: Path) -> Any:
+    """A torch file of a run. An unreadable checkpoint raises CheckpointError (the trainer falls back to the
+    previous one); an unreadable run output (model.pt) raises it with the commands that rewrite the file."""
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except FileNotFoundError:
         raise
     except Exception as error:  # torch raises many kinds for a truncated or foreign file
-        raise CheckpointError(f"{path}: cannot be read ({type(error).__name__}: {error}); it is corrupt or "
-                              f"truncated — delete it and rerun the training rule") from error
+        message = unreadable(path, error)
+        if path.name == MODEL:
+            message += f". {rerun_training_fix(path)}"
+        raise CheckpointError(message) from error
 
 
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
     """Write the checkpoint atomically, keeping the one before it in case this one is ever found corrupt."""
     current = run_dir / CHECKPOINT
     with atomic_path(current) as tmp:
-        torch.save(state, tmp)
+        _torch_save(state, tmp)
         if current.exists():
             current.replace(run_dir / PREVIOUS_CHECKPOINT)
 
@@ -99,9 +182,18 @@ def write_snapshots(run_dir: Path, snapshots: dict[str, list[np.ndarray]]) -> No
 
 
 def load_snapshots(run_dir: str | Path) -> dict[str, np.ndarray]:
-    """epochs (E,), w_rec (E, N, N), and delays (E, N, N) / positions (E, N, D) where the mode has them."""
-    with np.load(Path(run_dir) / SNAPSHOTS) as data:
-        return {key: data[key] for key in data.files}
+    """epochs (E,), w_rec (E, N, N), and delays (E, N, N) / positions (E, N, D) where the mode has them.
+
+    A missing file raises FileNotFoundError; a damaged one DataError with the commands that rewrite it.
+    """
+    path = Path(run_dir) / SNAPSHOTS
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # a damaged .npz: BadZipFile, EOFError, zlib.error, ValueError, OSError, ...
+        raise DataError(f"{unreadable(path, error)}. {rerun_training_fix(path)}") from error
 
 
 def write_summary(run_dir: Path, summary: dict[str, Any]) -> None:
