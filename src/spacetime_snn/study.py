@@ -33,7 +33,7 @@ RUN_DIR = "results/{study}/runs/{condition}/h{hidden}/s{seed}"
 
 # Which CLI command writes which per-run table (into <run dir>/analysis/<table>.csv).
 PRODUCER_TABLES: dict[str, tuple[str, ...]] = {
-    "metrics": ("training_dynamics", "final_metrics", "delay_histogram", "pruned_graph"),
+    "metrics": ("training_dynamics", "final_metrics", "control_metrics", "delay_histogram", "pruned_graph"),
     "prune": ("pruning",),
     "networkdata": ("network_nodes", "network_edges"),
     "inputmaps": ("input_maps", "input_maps_time", "input_raster", "ridge"),
@@ -45,11 +45,14 @@ AGGREGATED_TABLES = ("accuracy", *TABLE_PRODUCER)
 # The aggregated tables each figure draws, and the grid whose conditions it shows.
 FIGURE_TABLES: dict[str, tuple[str, ...]] = {
     "fig1": ("input_raster", "input_maps", "input_maps_time", "ridge"),
-    "fig2": ("network_nodes", "network_edges", "training_dynamics"),
+    "fig2": ("network_nodes", "network_edges", "training_dynamics", "control_metrics"),
     "fig3": ("pruning", "delay_histogram", "pruned_graph"),
     "fig4": ("accuracy",),
 }
 FIGURE_GRID = {"fig1": "main", "fig2": "main", "fig3": "main", "fig4": "architecture"}
+# The aggregated tables the claims report is computed from (analysis/claims.py TABLES).
+CLAIMS_TABLES = ("accuracy", "final_metrics", "control_metrics", "pruning", "pruned_graph", "ridge")
+CLAIMS_FILES = ("claims.csv", "claims.md", "claims.rst")
 
 _DATA_FILES = {"shd": ("shd_train.h5", "shd_test.h5"), "synthetic": ("train.h5", "test.h5"),
                "spoken": ("spoken_train.h5", "spoken_test.h5")}
@@ -207,6 +210,8 @@ def _cross_reference_problems(config: Mapping[str, Any]) -> list[str]:
                      for i, name in enumerate(config[grid]["conditions"]) if name not in conditions]
     problems += [unknown(f"figures.labels.{name}", name) for name in config["figures"]["labels"]
                  if name not in conditions]
+    problems += [unknown(f"analysis.claims.roles.{role}", name)
+                 for role, name in config["analysis"]["claims"]["roles"].items() if name not in conditions]
     if problems:
         return problems
 
@@ -395,14 +400,26 @@ def data_files(root: str, source: str) -> dict[str, str]:
     return {"train": f"{root}/{train}", "test": f"{root}/{test}"}
 
 
+def claims_inputs(config: Mapping[str, Any]) -> list[str]:
+    """The aggregated CSVs the claims report reads."""
+    return [aggregated_path(config, table) for table in CLAIMS_TABLES]
+
+
+def claims_paths(config: Mapping[str, Any]) -> dict[str, str]:
+    """results/<study>/tables/claims.{csv,md,rst}, keyed by extension."""
+    return {name.split(".")[1]: f"{results_dir(config)}/tables/{name}" for name in CLAIMS_FILES}
+
+
 def final_targets(config: Mapping[str, Any]) -> list[str]:
-    """What `snakemake` builds by default: every aggregated CSV, every figure (PDF + PNG) and Table 1."""
+    """What `snakemake` builds by default: every aggregated CSV, every figure (PDF + PNG), Table 1 and the claims
+    report."""
     results = results_dir(config)
     return [
         *(aggregated_path(config, table) for table in AGGREGATED_TABLES),
         *(f"{results}/figures/{fig}.{ext}" for fig in FIGURE_TABLES for ext in ("pdf", "png")),
         f"{results}/tables/table1.csv",
         f"{results}/tables/table1.md",
+        *claims_paths(config).values(),
     ]
 
 
@@ -479,7 +496,7 @@ def metrics_options(config: Mapping[str, Any]) -> list[str]:
     """Options of `spacetime-snn metrics` (config analysis; the pruned graphs use pruning.length_remove)."""
     analysis = config["analysis"]
     names = ("seed", "null_cache", "binary_nulls", "weighted_nulls", "binary_keep_fraction", "epoch_every",
-             "delay_bin_steps")
+             "delay_bin_steps", "self_connections", "control_shuffles")
     return options({**{name: analysis[name] for name in names},
                     "prune_fractions": config["pruning"]["length_remove"]})
 
@@ -519,7 +536,26 @@ def figure_options(config: Mapping[str, Any], figure: str) -> list[str]:
         values["condition"] = figures["fig1"]["condition"]
     if figure == "fig2":
         values.update(figures["fig2"])
+        values["binary_keep_fraction"] = config["analysis"]["binary_keep_fraction"]
+    if figure == "fig3":
+        values.update(figures["fig3"])
+    if figure in ("fig2", "fig3"):
+        values["self_connections"] = config["analysis"]["self_connections"]
     return options(values)
+
+
+def claims_options(config: Mapping[str, Any]) -> list[str]:
+    """Options of `spacetime-snn claims` (config analysis.claims, the main grid's size, the mapped conditions)."""
+    claims = config["analysis"]["claims"]
+    roles = claims["roles"]
+    return options({"study": config["study"], "hidden": config["main"]["hidden"],
+                    "mapped": config["analysis"]["inputmaps"]["conditions"],
+                    **{key: roles[key] for key in ("non_spatial", "spatial", "spatial_cost", "no_delays",
+                                                   "architecture_spatial", "architecture_non_spatial")},
+                    **{key: claims[key] for key in ("alpha", "resamples", "max_exact", "permutations",
+                                                   "accuracy_margin_pct")},
+                    "binary_keep_fraction": config["analysis"]["binary_keep_fraction"],
+                    "seed": config["analysis"]["seed"]})
 
 
 def table_options(config: Mapping[str, Any]) -> list[str]:
@@ -608,6 +644,9 @@ def finished_message(config: Mapping[str, Any], configfiles: Iterable[str | Path
         lines.append(f"  figures:  {', '.join(figures)} (a PNG beside each)")
     if (workdir / table).exists():
         lines.append(f"  Table 1:  {table} (and table1.csv)")
+    claims = claims_paths(config)["md"]
+    if (workdir / claims).exists():
+        lines.append(f"  claims:   {claims} (and claims.csv): which claims of the paper these runs support")
     lines.append(f"  the data they are drawn from: {results}/aggregated/*.csv; each run: {results}/runs/; "
                  f"job logs: {results}/logs/")
     command = shlex.join(["snakemake", "--report", f"{results}/report.html",

@@ -15,7 +15,8 @@ from spacetime_snn.training import run_io
 from spacetime_snn.training.build import build_model
 
 IDS = {"study": "test", "condition": "spatial", "hidden": 8, "seed": 3}
-FAST = MetricOptions(binary_nulls=5, weighted_nulls=3, epoch_every=2, prune_fractions=(0.0, 0.3))
+FAST = MetricOptions(binary_nulls=5, weighted_nulls=3, epoch_every=2, prune_fractions=(0.0, 0.3),
+                     self_connections="exclude", control_shuffles=2)
 
 
 def _check(frame, name, rows=None):
@@ -38,11 +39,42 @@ def test_metric_tables_over_epochs_final_delays_and_pruning():
     assert sorted(dynamics["epoch"].unique()) == [0, 2, 4]
     assert {"modularity", "small_worldness", "weight_entropy"} <= set(dynamics["metric"])
     _check(tables["final_metrics"], "final_metrics")
+    final = tables["final_metrics"].set_index("metric")["value"]
+    assert {"clustering_ratio", "delay_fraction_zero", "delay_max", "delay_iqr"} <= set(final.index)
     _check(tables["delay_histogram"], "delay_histogram", rows=6)
     assert tables["delay_histogram"]["count"].sum() == 8 * 7
+    assert set(tables["delay_histogram"]["network"]) == {"trained"}  # the snapshots hold no delays
     pruned = tables["pruned_graph"]
     _check(pruned, "pruned_graph", rows=2)
     assert pruned["small_worldness"].iloc[0] == pytest.approx(1.0)  # nothing removed: complete graph
+    controls = tables["control_metrics"]
+    _check(controls, "control_metrics")
+    assert set(controls["network"]) == {"initial", "shuffled"}
+    initial = controls[controls["network"] == "initial"].set_index("metric")["value"]
+    epoch0 = dynamics[dynamics["epoch"] == 0].set_index("metric")["value"]
+    assert initial.to_dict() == pytest.approx(epoch0.to_dict())  # the initial network is the epoch-0 snapshot
+
+
+def test_controls_of_a_spatial_run_keep_the_diagonal_and_measure_the_initial_delays():
+    rng = np.random.default_rng(3)
+    n = 8
+    positions = rng.uniform(-1, 1, size=(3, n, 2)) * np.array([1, 5, 10])[:, None, None]
+    delays = np.linalg.norm(positions[:, :, None] - positions[:, None], axis=-1)
+    snapshots = {"epochs": np.arange(3), "w_rec": rng.normal(0, 0.02, size=(3, n, n)), "delays": delays}
+    options = MetricOptions(binary_nulls=3, weighted_nulls=3, epoch_every=1, prune_fractions=(0.0, 0.3),
+                            control_shuffles=2)  # self_connections: keep (the authors')
+    tables = commands.metric_tables(IDS, snapshots["w_rec"][-1], delays[-1], snapshots, options, NullCache())
+    histogram = tables["delay_histogram"]
+    assert set(histogram["network"]) == {"trained", "initial"}
+    assert histogram.groupby("network")["count"].sum().tolist() == [n * n, n * n]  # every entry, diagonal too
+    pruned = tables["pruned_graph"]
+    assert set(pruned["network"]) == {"trained", "initial"}
+    controls = tables["control_metrics"].pivot(index="metric", columns="network", values="value")
+    # The delays of the initial network are those of epoch 0; the shuffled control keeps no delay statistics.
+    assert controls.loc["delay_max", "initial"] == pytest.approx(delays[0].max())
+    assert np.isnan(controls.loc["delay_max", "shuffled"])
+    final = tables["final_metrics"].set_index("metric")["value"]
+    assert final["weight_entropy"] != pytest.approx(controls.loc["weight_entropy", "shuffled"])
 
 
 def test_runs_without_delays_get_header_only_delay_tables():
@@ -84,8 +116,9 @@ def test_input_map_raster_and_ridge_tables():
     assert raster["label"].tolist() == [7, 7, 9] and raster["time_ms"].tolist() == [2.0, 60.0, 8.0]
     init = settings_from_dict({}).model.init
     ridge = commands.ridge_table(IDS, w_in, positions, init, InputMapOptions(random_networks=3, ridge_folds=4))
-    _check(ridge, "ridge", rows=4)
-    assert ridge["network"].tolist() == ["trained"] + ["random"] * 3
+    _check(ridge, "ridge", rows=14)
+    assert ridge["network"].tolist() == (["trained"] + ["random"] * 3 + ["shuffled"] * 3) * 2
+    assert ridge["method"].tolist() == ["cv"] * 7 + ["in_sample"] * 7
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +174,10 @@ def test_invalid_metric_options_are_config_errors():
         MetricOptions(epoch_every=0)
     with pytest.raises(ConfigError, match="prune-fractions"):
         MetricOptions(prune_fractions=(0.1, 1.0))
+    with pytest.raises(ConfigError, match="self-connections"):
+        MetricOptions(self_connections="drop")
+    with pytest.raises(ConfigError, match="control-shuffles"):
+        MetricOptions(control_shuffles=0)
 
 
 def test_missing_snapshots_is_a_clear_error(tmp_path, tiny_data, capsys):

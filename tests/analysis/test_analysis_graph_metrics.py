@@ -1,5 +1,7 @@
 """Graph metrics against known answers and against networkx / bctpy reference implementations."""
 
+import itertools
+
 import bct
 import networkx as nx
 import numpy as np
@@ -138,3 +140,77 @@ def test_network_metrics_names_values_and_repeatability():
 def test_empty_graph_has_no_modularity():
     with pytest.raises(ValueError, match="without edges"):
         gm.modularity(np.zeros((4, 4)))
+
+
+# --- the authors' variants: self-connections kept, the v2 clustering ratio ---------------------------------------
+
+def test_clustering_ratio_on_a_hand_computable_matrix_with_self_connections():
+    """W = J + 7I (3 neurons, strong self-connections). |W| / max has 1/8 off and 1 on the diagonal, cube roots
+    1/2 and 1, so S = J + I, diag(S³) = 22: 11 triangles over K(K - 1) - 2 diag(A²) = 6·5 - 6 = 24 possible,
+    C = 11/24 for every node. The nulls place the three 8s among the 9 entries (84 ways, enumerated with bctpy)."""
+    w = np.ones((3, 3)) + 7 * np.eye(3)
+    assert gm.weighted_clustering_coefficient(w, self_loops=True) == pytest.approx(11 / 24)
+    placements = []
+    for chosen in itertools.combinations(range(9), 3):
+        null = np.ones(9)
+        null[list(chosen)] = 8.0
+        placements.append(bct.clustering_coef_wd(null.reshape(3, 3) / 8.0).mean())
+    expected = (11 / 24) / np.mean(placements)
+    tolerance = 5 * np.std(placements) / np.sqrt(20000) / np.mean(placements)
+    assert gm.clustering_ratio(w, null_count=20000, self_loops=True) == pytest.approx(expected, abs=tolerance)
+    # Without self-connections the diagonal is no edge: all remaining weights are equal and so is every null.
+    assert gm.clustering_ratio(w, null_count=10) == pytest.approx(1.0)
+
+
+def test_clustering_ratio_is_the_authors_fig5_procedure():
+    """fig5.py: A = |a| / max |a| (diagonal kept), C = mean(bct.clustering_coef_wd(A)) over the mean of 50
+    `np.random.shuffle`s of the flattened A. Different random draws: equal within the nulls' spread."""
+    rng = np.random.default_rng(7)
+    w = rng.normal(0, 0.02, size=(24, 24))
+    blocks = np.kron(np.eye(3), np.ones((8, 8))).astype(bool)
+    w[~blocks] *= 0.01  # weights almost only within modules: they close more triangles than when shuffled
+    a = np.abs(w) / np.abs(w).max()
+    nulls = []
+    for _ in range(200):
+        flat = a.ravel().copy()
+        rng.shuffle(flat)
+        nulls.append(bct.clustering_coef_wd(flat.reshape(24, 24)).mean())
+    authors = bct.clustering_coef_wd(a).mean() / np.mean(nulls)
+    ours = gm.clustering_ratio(w, null_count=200, seed=1, self_loops=True)
+    assert ours == pytest.approx(authors, rel=0.01)
+    assert ours > 1.2
+    iid = np.abs(rng.normal(size=(24, 24)))
+    assert gm.clustering_ratio(iid, null_count=50, self_loops=True) == pytest.approx(1.0, abs=0.03)
+
+
+def test_self_loops_switch_reaches_every_metric():
+    n = 8
+    ones = np.ones((n, n))
+    assert gm.weight_entropy(ones, self_loops=True) == pytest.approx(np.log2(n))
+    assert gm.weight_entropy(ones) == pytest.approx(np.log2(n - 1))
+    w = np.abs(np.random.default_rng(8).normal(size=(12, 12)))
+    partition = np.arange(12) % 2
+    graph = nx.from_numpy_array(w, create_using=nx.DiGraph)  # networkx keeps the self-loops
+    expected = nx.community.modularity(graph, [set(np.flatnonzero(partition == k)) for k in range(2)])
+    assert gm.directed_modularity(w, partition, self_loops=True) == pytest.approx(expected)
+    assert gm.directed_modularity(w, partition) != pytest.approx(expected)
+    assert gm.weighted_clustering_coefficient(w, self_loops=True) == pytest.approx(
+        bct.clustering_coef_wd(w / w.max()).mean())
+    metrics = gm.network_metrics(w, binary_nulls=5, weighted_nulls=5, self_loops=True)
+    assert metrics["density"] == pytest.approx(1.0)  # every one of the N² entries
+    assert gm.network_metrics(w, binary_nulls=5, weighted_nulls=5)["density"] == pytest.approx(1.0)
+    assert gm.small_worldness(w, null_count=3, self_loops=True) == pytest.approx(1.0)  # complete with loops
+    delays = np.arange(9.0).reshape(3, 3)
+    assert gm.delay_histogram(delays, 3.0, self_loops=True)[1].sum() == 9
+    assert gm.delay_histogram(delays, 3.0)[1].sum() == 6
+
+
+def test_delay_statistics_of_a_known_matrix():
+    delays = np.array([[0.0, 0.2, 0.4, 10.0], [0.1, 0.0, 3.0, 1.0], [0.3, 2.0, 0.0, 0.45], [6.0, 0.0, 4.0, 0.0]])
+    stats = gm.delay_statistics(delays)  # 12 off-diagonal delays, 6 of them below half a step
+    assert stats["delay_fraction_zero"] == pytest.approx(6 / 12)
+    assert stats["delay_max"] == 10.0
+    off = delays[~np.eye(4, dtype=bool)]
+    assert stats["delay_median"] == pytest.approx(np.median(off))
+    assert stats["delay_iqr"] == pytest.approx(np.subtract(*np.percentile(off, [75, 25])))
+    assert gm.delay_statistics(delays, self_loops=True)["delay_fraction_zero"] == pytest.approx(10 / 16)

@@ -97,3 +97,25 @@ def test_ridge_dual_form_matches_primal_solution():
     coef = np.linalg.solve(xc.T @ xc + 1.0 * np.eye(50), xc.T @ yc)
     expected = (x_new - x.mean(0)) @ coef + y.mean(0)
     assert np.allclose(im._ridge_predict(x, y, x_new, 1.0), expected)
+
+
+def test_in_sample_r2_is_the_authors_sklearn_fit_and_exceeds_cv_on_noise():
+    """The authors' regression_input_pos.py: Ridge(alpha=1) fitted and scored on the same neurons, mean of the
+    coordinates' R². With more channels (60) than neurons (40) it explains random positions it never learnt;
+    the cross-validated R² does not."""
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(2)
+    w_in = rng.normal(0.0, 1.0, size=(60, 40))
+    positions = rng.uniform(-1, 1, size=(40, 2))
+    fitted = sklearn.Ridge(alpha=1.0).fit(w_in.T, positions).predict(w_in.T)
+    expected = np.mean([metrics.r2_score(positions[:, k], fitted[:, k]) for k in range(2)])
+    in_sample = im.ridge_r2(w_in, positions, alpha=1.0, method="in_sample")
+    assert in_sample == pytest.approx(expected)
+    assert in_sample > 0.9
+    assert im.ridge_r2(w_in, positions, alpha=1.0, folds=5, method="cv") < 0.1
+    planted = w_in.T @ rng.normal(size=(60, 2))  # positions that the weights do encode: both methods find them
+    assert im.ridge_r2(w_in, planted, method="in_sample") > 0.95
+    assert im.ridge_r2(w_in, planted, folds=5, method="cv") > 0.5
+    with pytest.raises(ValueError, match="method"):
+        im.ridge_r2(w_in, positions, method="loo")

@@ -92,3 +92,23 @@ def test_small_worldness_reuses_cached_null_statistics(monkeypatch, tmp_path):
     assert len(generated) == 1
     gm.small_worldness(a, seed=1, null_count=10, nulls=cache)
     assert len(generated) == 2
+
+
+def test_nulls_with_self_loops_use_the_diagonal_as_a_slot():
+    from spacetime_snn.analysis.nulls import flat_shuffles
+
+    graphs = random_digraphs(size=6, edges=36, count=2, seed=0, self_loops=True)
+    assert graphs.all()  # every one of the N² slots, diagonal included
+    with pytest.raises(ValueError, match="edges"):
+        random_digraphs(size=6, edges=31, count=1, seed=0)  # 30 off-diagonal slots only
+    w = np.arange(1.0, 17.0).reshape(4, 4)
+    rows = row_shuffles(w, count=20, seed=0, self_loops=True)
+    assert np.array_equal(np.sort(rows, axis=2), np.broadcast_to(np.sort(w, axis=1), rows.shape))
+    assert (rows.diagonal(axis1=1, axis2=2) != np.diag(w)).any()  # weights moved onto the diagonal
+    flat = flat_shuffles(w, count=20, seed=0, self_loops=True)
+    assert np.array_equal(np.sort(flat.reshape(20, -1), axis=1), np.broadcast_to(np.sort(w.ravel()), (20, 16)))
+    assert len({tuple(f.sum(axis=1)) for f in flat}) > 1  # rows do not keep their strength
+    off = flat_shuffles(w, count=5, seed=0)
+    assert (off.diagonal(axis1=1, axis2=2) == 0).all()
+    assert np.array_equal(np.sort(off[:, ~np.eye(4, dtype=bool)], axis=1),
+                          np.broadcast_to(np.sort(w[~np.eye(4, dtype=bool)]), (5, 12)))

@@ -55,3 +55,24 @@ def test_length_threshold_graph_is_d_below_percentile_without_self_loops():
     assert np.array_equal(graph, (delays < np.percentile(delays[off], 80)) & off)
     assert graph.sum() == pytest.approx(0.8 * 132, abs=1)
     assert np.array_equal(length_threshold_graph(delays, 100), off)
+
+
+def test_length_threshold_graph_with_self_loops_is_the_authors_whole_matrix_graph():
+    delays = np.random.default_rng(3).random((10, 10)) * 60
+    np.fill_diagonal(delays, 0.0)  # a neuron's distance to itself
+    graph = length_threshold_graph(delays, 70, self_loops=True)
+    assert np.array_equal(graph, delays < np.percentile(np.abs(delays), 70))  # fig6.py / prunefig.py
+    assert graph.diagonal().all()
+    assert length_threshold_graph(delays, 100, self_loops=True).all()
+
+
+def test_random_removal_removes_exactly_the_fraction_of_existing_connections_at_random():
+    from spacetime_snn.analysis.pruning import random_remove_mask
+
+    existing = np.random.default_rng(4).random((20, 20)) < 0.5
+    removed = random_remove_mask(existing, 0.3, seed=1)
+    assert removed.sum() == int(np.floor(0.3 * existing.sum() + 0.5))
+    assert not (removed & ~existing).any()
+    assert np.array_equal(removed, random_remove_mask(existing, 0.3, seed=1))
+    assert not np.array_equal(removed, random_remove_mask(existing, 0.3, seed=[1, 2]))
+    assert random_remove_mask(existing, 0.0).sum() == 0

@@ -55,14 +55,53 @@ def accuracy() -> pd.DataFrame:
     return _frame(rows)
 
 
+# communicability, modularity, weight entropy, spectral entropy, small-worldness, clustering ratio at the end
+METRICS = ("communicability_entropy", "modularity", "weight_entropy", "spectral_entropy", "small_worldness",
+           "clustering_ratio")
+METRIC_STARTS = (6.9, 0.05, 6.95, 6.9, 1.0, 1.0)
+FINAL_METRICS = {
+    "synaptic": (6.2, 0.10, 6.6, 6.5, 1.05, 1.01), "spatial": (6.1, 0.14, 6.2, 6.3, 1.15, 1.03),
+    "spatial_cost": (5.6, 0.30, 6.1, 6.0, 1.45, 1.08),
+}
+
+
+DELAY_STATISTICS = {  # fraction below half a step, longest delay, interquartile range (steps)
+    "synaptic": {"delay_fraction_zero": 0.9, "delay_max": 60.0, "delay_iqr": 0.2},
+    "spatial": {"delay_fraction_zero": 0.05, "delay_max": 25.0, "delay_iqr": 6.0},
+    "spatial_cost": {"delay_fraction_zero": 0.06, "delay_max": 20.0, "delay_iqr": 5.0},
+}
+
+
+def final_metrics() -> pd.DataFrame:
+    """The selected networks: the end of training_dynamics, plus the delay statistics."""
+    rng = np.random.default_rng(10)
+    rows = []
+    for condition in MAIN:
+        for seed in SEEDS:
+            values = {**dict(zip(METRICS, FINAL_METRICS[condition])), **DELAY_STATISTICS[condition]}
+            rows += [{**_ids(condition, seed), "metric": metric, "value": value + rng.normal(0, 0.01)}
+                     for metric, value in values.items()]
+    return _frame(rows)
+
+
+def control_metrics() -> pd.DataFrame:
+    """The initial networks (epoch 0) and the shuffled-weights control: structure gone, distribution kept."""
+    rng = np.random.default_rng(9)
+    rows = []
+    for condition in MAIN:
+        for seed in SEEDS:
+            for metric, start, final in zip(METRICS, METRIC_STARTS, FINAL_METRICS[condition]):
+                shuffled = start + 0.3 * (final - start)
+                for network, value in (("initial", start), ("shuffled", shuffled)):
+                    rows.append({**_ids(condition, seed), "network": network, "metric": metric,
+                                 "value": value + rng.normal(0, 0.01)})
+    return _frame(rows)
+
+
 def training_dynamics() -> pd.DataFrame:
     rng = np.random.default_rng(1)
-    finals = {  # communicability, modularity, weight entropy, spectral entropy, small-worldness at the end
-        "synaptic": (6.2, 0.10, 6.6, 6.5, 1.05), "spatial": (6.1, 0.14, 6.2, 6.3, 1.15),
-        "spatial_cost": (5.6, 0.30, 6.1, 6.0, 1.45),
-    }
-    metrics = ("communicability_entropy", "modularity", "weight_entropy", "spectral_entropy", "small_worldness")
-    starts = (6.9, 0.05, 6.95, 6.9, 1.0)
+    metrics, starts = METRICS, METRIC_STARTS
+    finals = FINAL_METRICS
     rows = []
     for condition in MAIN:
         for seed in SEEDS:
@@ -88,9 +127,11 @@ def delay_histogram() -> pd.DataFrame:
             else:
                 scale = 3.0 if condition == "spatial" else 2.2
                 delays = rng.gamma(2.5, scale, 16384)
-            counts, _ = np.histogram(np.clip(delays, 0, 61.99), bins=edges)
-            rows += [{**_ids(condition, seed), "bin_start": float(a), "bin_end": float(b), "count": int(c)}
-                     for a, b, c in zip(edges[:-1], edges[1:], counts)]
+            initial = np.zeros(16384) if condition == "synaptic" else rng.uniform(0, 2.8, 16384)
+            for network, values in (("trained", delays), ("initial", initial)):
+                counts, _ = np.histogram(np.clip(values, 0, 61.99), bins=edges)
+                rows += [{**_ids(condition, seed), "network": network, "bin_start": float(a), "bin_end": float(b),
+                          "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], counts)]
     return _frame(rows)
 
 
@@ -101,10 +142,15 @@ def pruned_graph() -> pd.DataFrame:
     for condition in MAIN:
         q0, s0 = level[condition]
         for seed in SEEDS:
-            for fraction in (0.05, 0.10, 0.15, 0.20, 0.25, 0.30):
-                rows.append({**_ids(condition, seed), "fraction_removed": fraction,
-                             "modularity": q0 + 0.4 * fraction * (q0 > 0.1) + rng.normal(0, 0.01),
-                             "small_worldness": s0 + fraction * (s0 - 0.9) + rng.normal(0, 0.03)})
+            for network in ("trained", "initial"):
+                for fraction in (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30):
+                    if network == "initial" and condition == "synaptic" and fraction > 0:
+                        continue  # all-zero initial delays: an empty graph, no value
+                    scale = 1.0 if network == "trained" else 0.8
+                    rows.append({**_ids(condition, seed), "network": network, "fraction_removed": fraction,
+                                 "modularity": scale * (q0 + 0.4 * fraction * (q0 > 0.1)) * (fraction > 0)
+                                 + rng.normal(0, 0.01),
+                                 "small_worldness": 1 + scale * fraction * (s0 - 0.9) * 3 + rng.normal(0, 0.03)})
     return _frame(rows)
 
 
@@ -115,8 +161,9 @@ def pruning() -> pd.DataFrame:
     for condition in MAIN:
         for seed in SEEDS:
             for kind, fractions in (("magnitude", (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)),
-                                    ("length", (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3))):
-                slope = drop[condition] * (2.5 if kind == "length" else 1.0)
+                                    ("length", (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)),
+                                    ("random", (0.05, 0.1, 0.15, 0.2, 0.25, 0.3))):
+                slope = drop[condition] * {"length": 2.5, "random": 2.0}.get(kind, 1.0)
                 for fraction in fractions:
                     accuracy = 0.85 - slope * fraction ** 3 + rng.normal(0, 0.008)
                     rows.append({**_ids(condition, seed), "kind": kind, "fraction_removed": fraction,
@@ -207,8 +254,12 @@ def ridge() -> pd.DataFrame:
     rows = []
     for condition in SPATIAL:
         for seed in SEEDS:
-            rows.append({**_ids(condition, seed), "network": "trained", "r2": 0.6 + rng.normal(0, 0.05)})
-            rows.append({**_ids(condition, seed), "network": "random", "r2": 0.02 + rng.normal(0, 0.02)})
+            for method, base in (("cv", 0.0), ("in_sample", 0.3)):
+                rows.append({**_ids(condition, seed), "method": method, "network": "trained",
+                             "r2": base + 0.6 + rng.normal(0, 0.05)})
+                rows += [{**_ids(condition, seed), "method": method, "network": network,
+                          "r2": base + offset + rng.normal(0, 0.02)}
+                         for network, offset in (("random", 0.02), ("shuffled", 0.05)) for _ in range(3)]
     return _frame(rows)
 
 
@@ -219,5 +270,5 @@ def all_tables() -> dict[str, pd.DataFrame]:
         "accuracy": accuracy(), "training_dynamics": training_dynamics(), "delay_histogram": delay_histogram(),
         "pruned_graph": pruned_graph(), "pruning": pruning(), "network_nodes": nodes, "network_edges": edges,
         "input_maps": input_maps(), "input_maps_time": input_maps_time(), "input_raster": input_raster(),
-        "ridge": ridge(),
+        "ridge": ridge(), "control_metrics": control_metrics(), "final_metrics": final_metrics(),
     }

@@ -79,6 +79,37 @@ def test_figure_commands_write_pdf_and_png(study, figure, extra):
     assert out.with_suffix(".png").stat().st_size > 30_000
 
 
+def test_claims_command_writes_csv_markdown_and_rst(study, tmp_path):
+    docutils = pytest.importorskip("docutils.core")
+    out, markdown, rst = tmp_path / "claims.csv", tmp_path / "claims.md", tmp_path / "claims.rst"
+    run(["claims", "--data-dir", study / "aggregated", "--study", "shd", "--hidden", 128, "--out", out,
+         "--markdown", markdown, "--rst", rst, "--mapped", "spatial", "spatial_cost", "--resamples", 200,
+         "--permutations", 500, "--binary-keep-fraction", 0.1])
+    claims = pd.read_csv(out)
+    assert list(claims.columns)[:9] == ["claim", "comparison", "metric", "effect", "ci_low", "ci_high", "p_value",
+                                        "n", "verdict"]
+    assert set(claims["verdict"]) <= {"holds", "not shown", "contradicted", "untestable"}
+    text = markdown.read_text()
+    assert "**Verdict rule.**" in text and "## Summary" in text and "## Every test" in text
+    assert "strongest 10 % of \\|W\\|, binary" in text  # sigma names its graph
+    html = docutils.publish_parts(rst.read_text(), writer="html",
+                                  settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
+    assert "Which claims hold" in html and "<table" in html
+
+
+def test_claims_command_names_stale_per_run_files(study, tmp_path):
+    stale = tmp_path / "aggregated"
+    stale.mkdir()
+    for path in (study / "aggregated").iterdir():
+        frame = pd.read_csv(path)
+        if path.stem == "ridge":
+            frame.loc[frame.index[:4], "method"] = None  # rows of a run written before the column existed
+        frame.to_csv(stale / path.name, index=False)
+    with pytest.raises(DataError, match=r"ridge\.csv.*no 'method'.*--forcerun inputmaps"):
+        run(["claims", "--data-dir", stale, "--study", "shd", "--hidden", 128, "--out", tmp_path / "c.csv",
+             "--markdown", tmp_path / "c.md"])
+
+
 def test_table_command_writes_csv_and_markdown(study, tmp_path):
     labels = tmp_path / "labels.json"
     labels.write_text(LABELS)

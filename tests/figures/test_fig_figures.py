@@ -3,6 +3,7 @@ per condition, degrades gracefully without optional data, and names the CSV and 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_hex
@@ -21,6 +22,7 @@ def _fig1(tables, labels, colors, **kwargs):
 
 def _fig2(tables, labels, colors, dynamics=None, **kwargs):
     dynamics = tables["training_dynamics"] if dynamics is None else dynamics
+    kwargs.setdefault("control_metrics", tables["control_metrics"])
     return fig2.figure2(tables["network_nodes"], tables["network_edges"], dynamics, labels=labels,
                         colors=colors, without_cost="spatial", with_cost="spatial_cost", **kwargs)
 
@@ -35,12 +37,12 @@ def _fig4(tables, labels, colors, **kwargs):
 
 
 def _letters(fig) -> set[str]:
-    """Panel letters from the bold part of the left titles ($\\bf{A}$ ...)."""
+    """Panel letters from the bold part of the left titles ($\\bf{A}$, $\\bf{A1}$ ...)."""
     found = set()
     for ax in fig.axes:
         title = ax.get_title(loc="left")
         if title.startswith(r"$\bf{"):
-            found.add(title[5])
+            found.add(title[5:title.index("}")])
     return found
 
 
@@ -53,12 +55,17 @@ def _line_colors(fig) -> set[str]:
 
 
 CASES = {
-    "fig1": (_fig1, "ABCDE", {"Time (ms)", "Input channel", "x position (ms)", "y position (ms)",
-                              "Ridge R² (input weights → position)"}),
-    "fig2": (_fig2, "ABCDEFG", {"Epoch", "Modularity Q", "Small-worldness σ", "Weight entropy (bits)",
-                                "Communicability entropy (bits)", "x position (ms)"}),
-    "fig3": (_fig3, "ABCD", {"Test accuracy (%)", "Connections removed (%)", "Longest delays removed (%)",
-                             "Delay (ms)", "Fraction of connections", "Modularity Q", "Small-worldness σ"}),
+    "fig1": (_fig1, set("ABCDE"), {"Time (ms)", "Input channel", "x position (ms)", "y position (ms)",
+                                   "Ridge R² (input-weight rows → position)"}),
+    "fig2": (_fig2, {"A", "B", "C", "D", "E", "F1", "F2", "G"}, {
+        "Epoch (0 = initial network)", "Modularity Q\nof |W|, weighted (Louvain)",
+        "Small-worldness σ\nof the strongest 10 % of |W|, binary", "Weight entropy (bits)\nof the rows of |W|",
+        "Communicability entropy (bits)\nof |W|, weighted", "Clustering ratio C / C(shuffled)\nof |W| / max, weighted",
+        "x position (ms)"}),
+    "fig3": (_fig3, {"A1", "A2", "B", "C", "D"}, {
+        "Test accuracy (%)", "Connections removed (%)", "Longest delays removed (%)", "Delay (ms)",
+        "Connections per network\n(mean over seeds; linear scale)", "Modularity Q\n(binary graph: delay < percentile)",
+        "Small-worldness σ\n(binary graph: delay < percentile)"}),
 }
 
 
@@ -66,7 +73,7 @@ CASES = {
 def test_figure_renders_with_letters_and_axis_labels(name, tables, main_labels, colors, tmp_path):
     make, letters, axis_labels = CASES[name]
     fig = make(tables, main_labels, colors)
-    assert _letters(fig) == set(letters)
+    assert _letters(fig) == letters
     assert axis_labels <= _axis_labels(fig)
     pdf, png = save_figure(fig, tmp_path / f"{name}.pdf")
     assert pdf.stat().st_size > 10_000 and png.stat().st_size > 50_000
@@ -80,9 +87,11 @@ def test_figure4_renders_every_architecture_on_a_log_axis(tables, all_labels, co
     fig = _fig4(tables, all_labels, colors)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
-    assert {"Trainable parameters (log scale)", "Test accuracy (%)"} <= _axis_labels(fig)
+    assert {"Trainable parameters of the recurrent layer\n(weights + delays or positions; log scale)",
+            "Test accuracy (%)"} <= _axis_labels(fig)
     annotations = {text.get_text() for text in ax.texts}
-    assert annotations == {"N = 32", "N = 64", "N = 128"}
+    assert annotations == {"N = 32", "N = 64", "N = 128"}  # 3 seeds everywhere: n once, in the title
+    assert "n = 3 seed(s) per point" in ax.get_title(loc="left")
     legend_text = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
     assert set(tables["accuracy"]["condition"].map(all_labels)) <= legend_text
     pdf, png = save_figure(fig, tmp_path / "fig4.pdf")
@@ -105,17 +114,17 @@ def test_condition_names_come_from_arguments_only(tables, colors):
     labels = {"free": "Free delays", "pos": "Positions", "pos_l": "Positions + λ"}
     fig = fig2.figure2(renamed_tables["network_nodes"], renamed_tables["network_edges"],
                        renamed_tables["training_dynamics"], labels=labels, without_cost="pos", with_cost="pos_l")
-    assert _letters(fig) == set("ABCDEFG")
-    assert _letters(_fig3(renamed_tables, labels, None)) == set("ABCD")
+    assert _letters(fig) == {"A", "B", "C", "D", "E", "F1", "F2", "G"}
+    assert _letters(_fig3(renamed_tables, labels, None)) == {"A1", "A2", "B", "C", "D"}
     fig = fig1.figure1(renamed_tables["input_raster"], renamed_tables["input_maps"],
                        renamed_tables["input_maps_time"], renamed_tables["ridge"], condition="pos_l", labels=labels)
     assert "Positions + λ" in fig.get_suptitle()
 
 
 def test_missing_spectral_entropy_drops_only_that_panel(tables, main_labels, colors):
-    dynamics = tables["training_dynamics"].query("metric != 'spectral_entropy'")
+    dynamics = tables["training_dynamics"].query("metric not in ('spectral_entropy', 'clustering_ratio')")
     fig = _fig2(tables, main_labels, colors, dynamics=dynamics)
-    assert _letters(fig) == set("ABCDEF")
+    assert _letters(fig) == {"A", "B", "C", "D", "E", "F1"}
 
 
 def test_missing_optional_tables_and_conditions_degrade_gracefully(tables, colors):
@@ -124,6 +133,17 @@ def test_missing_optional_tables_and_conditions_degrade_gracefully(tables, color
                        condition="spatial", labels=labels, colors=colors)
     texts = {text.get_text() for ax in fig.axes for text in ax.texts}
     assert any("no ridge data" in text for text in texts)
+
+
+def test_a_silent_network_has_no_activity_maps_and_says_so(tables, main_labels, colors):
+    """Hidden neurons that never spike after an input spike give NaN activity maps and no time-resolved rows."""
+    maps = tables["input_maps"].copy()
+    maps.loc[maps["method"] == "activity", ["x", "y"]] = np.nan
+    fig = fig1.figure1(tables["input_raster"], maps, tables["input_maps_time"].iloc[:0], tables["ridge"],
+                       condition="spatial_cost", labels=main_labels, colors=colors)
+    texts = " ".join(text.get_text() for ax in fig.axes for text in ax.texts)
+    assert "no activity map" in texts and "no activity map over time" in texts
+    assert _letters(fig) == set("ABCDE")
 
 
 def test_missing_column_names_csv_and_column(tables, main_labels, colors):
@@ -151,7 +171,7 @@ def test_several_hidden_sizes_need_a_choice(tables, main_labels, colors):
     both = {**tables, "pruning": pd.concat([pruning, pruning.assign(hidden=64)], ignore_index=True)}
     with pytest.raises(DataError, match="choose one"):
         _fig3(both, main_labels, colors)
-    assert _letters(_fig3(both, main_labels, colors, hidden=128)) == set("ABCD")
+    assert _letters(_fig3(both, main_labels, colors, hidden=128)) == {"A1", "A2", "B", "C", "D"}
 
 
 def test_bad_labels_and_outputs_are_config_errors(tables, colors, tmp_path):
@@ -169,3 +189,56 @@ def test_saving_twice_gives_identical_files(tables, all_labels, colors, tmp_path
     for suffix in (".pdf", ".png"):
         first = (tmp_path / "first" / "fig4").with_suffix(suffix).read_bytes()
         assert first == (tmp_path / "second" / "fig4").with_suffix(suffix).read_bytes()
+
+
+def _dashed_lines(ax):
+    return [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+
+
+def test_controls_are_drawn_dashed_in_figures_2_and_3(tables, main_labels, colors):
+    fig = _fig2(tables, main_labels, colors)
+    panels = {ax.get_title(loc="left")[5:ax.get_title(loc="left").index("}")]: ax for ax in fig.axes
+              if ax.get_title(loc="left").startswith(r"$\bf{")}
+    for letter in ("C", "D", "E", "F1", "F2", "G"):
+        assert len(_dashed_lines(panels[letter])) == len(main_labels), letter  # one control line per condition
+    without = _fig2(tables, main_labels, colors, control_metrics=None)
+    assert not any(_dashed_lines(ax) for ax in without.axes)
+    fig = _fig3(tables, main_labels, colors)
+    panels = {ax.get_title(loc="left")[5:ax.get_title(loc="left").index("}")]: ax for ax in fig.axes
+              if ax.get_title(loc="left").startswith(r"$\bf{")}
+    assert len(_dashed_lines(panels["A2"])) == len(main_labels)  # random removal
+    assert not _dashed_lines(panels["A1"])
+    for letter in ("C", "D"):  # initial networks; the non-spatial one has an empty graph and is left out
+        assert len(_dashed_lines(panels[letter])) == len(main_labels) - 1, letter
+
+
+def test_locality_of_the_drawn_network_is_measured(tables):
+    """Panel A/B boxes: mean length of the drawn edges against all edges, and r(|w|, length)."""
+    nodes, edges = tables["network_nodes"], tables["network_edges"]
+    run = {"condition": "spatial_cost", "seed": 0}
+    nodes = nodes[(nodes["condition"] == run["condition"]) & (nodes["seed"] == run["seed"])]
+    edges = edges[(edges["condition"] == run["condition"]) & (edges["seed"] == run["seed"])]
+    drawn = fig2._strongest_edges(edges, 100)
+    measured = fig2.locality(nodes, edges, drawn)
+    xy = nodes.set_index("neuron")[["x", "y"]].to_numpy()
+    off = edges[edges["pre"] != edges["post"]]
+    lengths = np.linalg.norm(xy[off["pre"]] - xy[off["post"]], axis=1)
+    assert measured["all_ms"] == pytest.approx(lengths.mean())
+    assert measured["drawn_ms"] < measured["all_ms"]  # the fake cost network's strong edges are short
+    assert measured["r"] == pytest.approx(np.corrcoef(off["weight"].abs(), lengths)[0, 1])
+
+
+def test_delay_histogram_merges_bins_and_counts_per_network():
+    rows = pd.DataFrame({"seed": [0, 0, 0, 0, 1, 1, 1, 1], "bin_start": [0.0, 1, 2, 3] * 2,
+                         "bin_end": [1.0, 2, 3, 4] * 2, "count": [4, 2, 2, 0, 6, 0, 2, 0]})
+    edges, counts = fig3.merged_histogram(rows, target_bins=2)
+    assert edges.tolist() == [0.0, 2.0, 4.0]  # the empty last bin is dropped, then pairs merged
+    assert counts.tolist() == [6.0, 2.0]  # (4 + 2 + 6 + 0) / 2 runs, (2 + 2) / 2 runs
+
+
+def test_figure4_writes_n_beside_points_when_seed_counts_differ(tables, all_labels, colors):
+    accuracy = tables["accuracy"]
+    fewer = accuracy[~((accuracy["condition"] == "none") & (accuracy["seed"] > 0))]
+    ax = _fig4({"accuracy": fewer}, all_labels, colors).axes[0]
+    texts = [text.get_text() for text in ax.texts]
+    assert texts.count("n=1") == 3 and texts.count("n=3") == 15

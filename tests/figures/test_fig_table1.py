@@ -22,6 +22,10 @@ def test_mean_sd_and_seed_count_match_the_per_seed_rows(tables, all_labels):
         assert row.test_accuracy_mean_pct == pytest.approx(values.mean(), abs=1e-12)
         assert row.test_accuracy_sd_pct == pytest.approx(values.std(ddof=1), abs=1e-12)
         assert row.label == all_labels[row.condition]
+        # The 95 % bootstrap interval of the mean lies within the range of the seeds and around the mean.
+        eps = 1e-9  # the mean of a resample that repeats one seed is that seed, up to rounding
+        assert values.min() - eps <= row.test_accuracy_ci_low_pct <= row.test_accuracy_mean_pct
+        assert row.test_accuracy_mean_pct <= row.test_accuracy_ci_high_pct <= values.max() + eps
 
 
 def test_rows_follow_the_label_order_and_only_shown_conditions(tables):
@@ -38,7 +42,8 @@ def test_markdown_shows_percentages_with_one_decimal(tables, tmp_path):
     text = markdown.read_text()
     first = table.iloc[0]
     assert f"| Spatial | 32 | {first.trainable_params:,} | " \
-           f"{first.test_accuracy_mean_pct:.1f} ± {first.test_accuracy_sd_pct:.1f} | 3 |" in text
+           f"{first.test_accuracy_mean_pct:.1f} ± {first.test_accuracy_sd_pct:.1f} | " \
+           f"[{first.test_accuracy_ci_low_pct:.1f}, {first.test_accuracy_ci_high_pct:.1f}] | 3 |" in text
     assert text.startswith("| Condition |")
     pd.testing.assert_frame_equal(pd.read_csv(csv), table, check_dtype=False)
 
@@ -47,6 +52,7 @@ def test_a_single_seed_has_no_spread(tables):
     one = tables["accuracy"].query("seed == 0")
     table = table1.table1(one, {"spatial": "Spatial"})
     assert table["n_seeds"].eq(1).all() and table["test_accuracy_sd_pct"].isna().all()
+    assert table["test_accuracy_ci_low_pct"].isna().all()
     assert "±" not in table1.to_markdown(table).split("\n\n")[0]
 
 

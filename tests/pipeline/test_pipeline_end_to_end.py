@@ -14,7 +14,8 @@ import pytest
 from spacetime_snn import study
 from workflow_helpers import grid, load_config, run_snakemake
 
-COMMANDS = ("data", "train", "prune", "metrics", "inputmaps", "networkdata", "aggregate", "figure", "table")
+COMMANDS = ("data", "train", "prune", "metrics", "inputmaps", "networkdata", "aggregate", "figure", "table",
+            "claims")
 IDENTIFIERS = ["study", "condition", "hidden", "seed"]
 
 
@@ -70,12 +71,18 @@ def test_aggregated_tables_hold_one_block_per_run(ci_run) -> None:
     assert set(IDENTIFIERS) <= set(accuracy.columns) and set(accuracy["study"]) == {"ci"}
     assert len(accuracy) == len(main | grid(config, "architecture")) == 7
     assert accuracy["test_accuracy"].between(0, 1).all()
-    for table in ("training_dynamics", "final_metrics", "delay_histogram", "pruned_graph", "pruning"):
+    for table in ("training_dynamics", "final_metrics", "control_metrics", "delay_histogram", "pruned_graph",
+                  "pruning"):
         frame = pd.read_csv(aggregated / f"{table}.csv")
         assert set(IDENTIFIERS) <= set(frame.columns), table
         assert runs(frame) == main, table
     pruning = pd.read_csv(aggregated / "pruning.csv")
-    assert set(pruning["kind"]) == {"magnitude", "length"}
+    assert set(pruning["kind"]) == {"magnitude", "length", "random"}
+    controls = pd.read_csv(aggregated / "control_metrics.csv")
+    assert set(controls["network"]) == {"initial", "shuffled"}
+    for table in ("delay_histogram", "pruned_graph"):
+        assert set(pd.read_csv(aggregated / f"{table}.csv")["network"]) == {"trained", "initial"}, table
+    assert set(pd.read_csv(aggregated / "ridge.csv")["method"]) == {"cv", "in_sample"}
     drawn = {(config["figures"]["fig2"][panel], config["main"]["hidden"], config["figures"]["seed"])
              for panel in ("without_cost", "with_cost")}
     assert runs(pd.read_csv(aggregated / "network_nodes.csv")) == drawn
@@ -93,6 +100,27 @@ def test_figures_and_table_are_written(ci_run) -> None:
     markdown = (results / "tables" / "table1.md").read_text()
     for label in study.labels(config).values():
         assert label in markdown
+
+
+def test_the_claims_report_has_a_row_per_claim_and_a_verdict_rule(ci_run) -> None:
+    """configs/ci.yaml trains one seed per condition: every comparison between conditions is untestable (and the
+    report says so), while effects and parameter counts are still reported."""
+    workdir, config, result = ci_run
+    assert result.returncode == 0
+    tables = workdir / "results" / "ci" / "tables"
+    claims = pd.read_csv(tables / "claims.csv")
+    assert list(claims.columns)[:9] == ["claim", "comparison", "metric", "effect", "ci_low", "ci_high", "p_value",
+                                        "n", "verdict"]
+    assert claims["claim"].nunique() >= 15
+    assert set(claims["control"]) >= {"none", "initial", "shuffled", "random", "untrained"}
+    between = claims[(claims["n"] == "1 vs 1") & (claims["metric"] != "trainable_params")]
+    assert len(between) > 20 and set(between["verdict"]) == {"untestable"}
+    fewer = claims[claims["metric"] == "trainable_params"].iloc[0]
+    assert fewer["verdict"] == "holds" and fewer["effect"] < 0
+    markdown = (tables / "claims.md").read_text()
+    assert "**Verdict rule.**" in markdown and "untestable" in markdown
+    table1 = pd.read_csv(tables / "table1.csv")
+    assert {"test_accuracy_ci_low_pct", "test_accuracy_ci_high_pct", "n_seeds"} <= set(table1.columns)
 
 
 def test_the_run_ends_saying_where_the_results_are(ci_run) -> None:
@@ -115,6 +143,7 @@ def test_the_report_holds_figures_and_table(ci_run) -> None:
     assert report.returncode == 0, report.stdout[-3000:]
     html = (workdir / "results" / "ci" / "report.html").read_text()
     assert all(f"{fig}.png" in html for fig in study.FIGURE_TABLES) and "table1.csv" in html
+    assert "claims.csv" in html and "Which claims hold" in html
 
 
 def test_training_keeps_its_checkpoint_for_resuming(ci_run) -> None:

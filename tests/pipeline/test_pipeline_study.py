@@ -222,7 +222,19 @@ def test_figures_depend_only_on_their_tables(config) -> None:
 def test_final_targets_cover_every_figure_table_and_aggregate(config) -> None:
     targets = study.final_targets(config)
     assert "results/shd/figures/fig4.png" in targets and "results/shd/tables/table1.md" in targets
-    assert sum("/aggregated/" in t for t in targets) == len(study.AGGREGATED_TABLES) == 12
+    assert {"results/shd/tables/claims.csv", "results/shd/tables/claims.md", "results/shd/tables/claims.rst"} <= set(
+        targets)
+    assert sum("/aggregated/" in t for t in targets) == len(study.AGGREGATED_TABLES) == 13
+    assert set(study.claims_inputs(config)) <= set(targets)
+
+
+def test_claims_options_name_the_roles_and_the_main_grid(config, schema) -> None:
+    claims = study.claims_options(config)
+    assert claims[claims.index("--hidden") + 1] == "128" and claims[claims.index("--study") + 1] == "shd"
+    assert claims[claims.index("--mapped") + 1: claims.index("--mapped") + 3] == ["spatial", "spatial_cost"]
+    assert claims[claims.index("--no-delays") + 1] == "none" and claims[claims.index("--alpha") + 1] == "0.05"
+    with pytest.raises(ConfigError, match="analysis.claims.roles.no_delays.*unknown condition 'nodelay'"):
+        checked(schema, analysis={"claims": {"roles": {"no_delays": "nodelay"}}})
 
 
 def test_wildcard_regex_matches_whole_names_only(config) -> None:
@@ -239,6 +251,10 @@ def test_cli_options(config) -> None:
     metrics = study.metrics_options(config)
     assert metrics[metrics.index("--prune-fractions") + 1:][:2] == ["0.0", "0.05"]
     assert metrics[metrics.index("--binary-keep-fraction") + 1] == "0.1" and "--null-cache" in metrics
+    assert metrics[metrics.index("--self-connections") + 1] == "keep"  # the authors' analysis
+    assert metrics[metrics.index("--control-shuffles") + 1] == "3"
+    fig3 = study.figure_options(config, "fig3")
+    assert fig3[fig3.index("--histogram-scale") + 1] == "linear" and fig3[fig3.index("--histogram-bins") + 1] == "50"
     inputmaps = study.inputmaps_options(config)
     assert "--conditions" not in inputmaps and "--max-samples" not in inputmaps and "--window-steps" in inputmaps
     fig2 = study.figure_options(config, "fig2")

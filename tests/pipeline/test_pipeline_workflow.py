@@ -18,7 +18,7 @@ def test_full_study_dag_trains_each_run_once(workdir: Path) -> None:
     assert counts["train"] == len(main | architecture) == 420
     assert counts["settings"] == counts["train"]
     assert counts["prune"] == counts["metrics"] == len(main)
-    assert counts["figure"] == 4 and counts["table"] == 1 and counts["data_shd"] == 1
+    assert counts["figure"] == 4 and counts["table"] == 1 and counts["data_shd"] == 1 and counts["claims"] == 1
     assert "data_synthetic" not in counts
 
 
@@ -31,7 +31,8 @@ def test_demo_and_ci_configs_build_every_target_on_synthetic_data(workdir: Path)
         counts = job_counts(result.stdout)
         assert counts["train"] == len(grid(config, "main") | grid(config, "architecture")), override
         assert counts["data_synthetic"] == 1 and "data_shd" not in counts
-        assert counts["figure"] == 4 and counts["table"] == 1 and counts["aggregate"] == 11
+        assert counts["figure"] == 4 and counts["table"] == 1 and counts["aggregate"] == 12
+        assert counts["claims"] == 1
 
 
 def test_spoken_config_builds_every_target_from_the_spoken_rule(workdir: Path) -> None:

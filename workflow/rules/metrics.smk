@@ -1,4 +1,5 @@
-# Per-run analyses: graph metrics over training (Figs. 2-3), input maps (Fig. 1), network drawings (Fig. 2A/B).
+# Per-run analyses: graph metrics over training (Figs. 2-3) with their controls (the initial network and the
+# shuffled-weights network, analysis/controls.py), input maps (Fig. 1), network drawings (Fig. 2A/B).
 # networkdata only tabulates the nodes and edges of the two networks Fig. 2 draws (seconds): under SLURM it runs on
 # the submitting machine instead of waiting in the queue.
 
@@ -13,6 +14,7 @@ rule metrics:
     output:
         training_dynamics=analysis_file("training_dynamics"),
         final_metrics=analysis_file("final_metrics"),
+        control_metrics=analysis_file("control_metrics"),
         delay_histogram=analysis_file("delay_histogram"),
         pruned_graph=analysis_file("pruned_graph"),
     params:

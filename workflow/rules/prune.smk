@@ -1,4 +1,5 @@
-# Pruning (Fig. 3A): re-test each main-grid run after removing its weakest or its longest connections.
+# Pruning (Fig. 3A): re-test each main-grid run after removing its weakest or its longest connections, and, as the
+# geometry-only control of length pruning, as many connections chosen at random (kind "random").
 
 
 rule prune:
@@ -12,6 +13,7 @@ rule prune:
         run_dir=run_dir_of_input,
         magnitude_keep=config["pruning"]["magnitude_keep"],
         length_remove=config["pruning"]["length_remove"],
+        seed=config["analysis"]["seed"],
     log:
         f"{LOGS}/prune/{RUN_LOG}",
     threads: rule_threads("prune")
@@ -22,4 +24,4 @@ rule prune:
     shell:
         "spacetime-snn prune --run-dir {params.run_dir}"
         " --magnitude-keep {params.magnitude_keep} --length-remove {params.length_remove}"
-        " --threads {threads} --out {output.pruning} > {log} 2>&1"
+        " --seed {params.seed} --threads {threads} --out {output.pruning} > {log} 2>&1"

@@ -21,8 +21,9 @@ import pandas as pd
 
 from ..errors import ConfigError, DataError
 from ..io_utils import atomic_path
-from .graph_metrics import delay_histogram, modularity, network_metrics, small_worldness
-from .input_maps import (preferred_positions_from_activity, preferred_positions_from_weights,
+from .controls import CONTROL_NETWORKS, INITIAL, SHUFFLED, initial_network, shuffled_weights
+from .graph_metrics import delay_histogram, delay_statistics, modularity, network_metrics, small_worldness
+from .input_maps import (RIDGE_METHODS, preferred_positions_from_activity, preferred_positions_from_weights,
                          preferred_positions_over_time, ridge_r2)
 from .nulls import NullCache
 from .pruning import length_threshold_graph
@@ -32,21 +33,27 @@ IDENTIFIERS = ("study", "condition", "hidden", "seed")
 COLUMNS = {
     "training_dynamics": ("epoch", "metric", "value"),
     "final_metrics": ("metric", "value"),
-    "delay_histogram": ("bin_start", "bin_end", "count"),
-    "pruned_graph": ("fraction_removed", "modularity", "small_worldness"),
+    "control_metrics": ("network", "metric", "value"),
+    "delay_histogram": ("network", "bin_start", "bin_end", "count"),
+    "pruned_graph": ("network", "fraction_removed", "modularity", "small_worldness"),
     "network_nodes": ("neuron", "x", "y"),
     "network_edges": ("pre", "post", "weight"),
     "input_maps": ("method", "channel", "x", "y"),
     "input_maps_time": ("channel", "time_ms", "x", "y"),
     "input_raster": ("sample", "label", "time_ms", "channel"),
-    "ridge": ("network", "r2"),
+    "ridge": ("method", "network", "r2"),
 }
+
+
+SELF_CONNECTIONS = ("keep", "exclude")
 
 
 @dataclass(frozen=True)
 class MetricOptions:
-    """Settings of `metrics`. seed is the analysis seed (Louvain, nulls), the same for every run so that nulls
-    are shared; epoch_every picks the snapshots whose epoch is a multiple of it (paper: 5)."""
+    """Settings of `metrics`. seed is the analysis seed (Louvain, nulls, control shuffles), the same for every run
+    so that nulls are shared; epoch_every picks the snapshots whose epoch is a multiple of it (paper: 5);
+    self_connections: keep the diagonal of W in every metric (the authors) or exclude it; control_shuffles:
+    geometry-only controls (trained weights permuted) averaged per run."""
 
     seed: int = 0
     binary_nulls: int = 100
@@ -55,13 +62,23 @@ class MetricOptions:
     epoch_every: int = 5
     delay_bin_steps: float = 1.0
     prune_fractions: tuple[float, ...] = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
+    self_connections: str = "keep"
+    control_shuffles: int = 3
 
     def __post_init__(self) -> None:
-        if min(self.binary_nulls, self.weighted_nulls, self.epoch_every) < 1 or self.delay_bin_steps <= 0:
-            raise ConfigError("metrics: --binary-nulls, --weighted-nulls and --epoch-every must be >= 1 and "
-                              "--delay-bin-steps > 0")
+        if min(self.binary_nulls, self.weighted_nulls, self.epoch_every, self.control_shuffles) < 1 \
+                or self.delay_bin_steps <= 0:
+            raise ConfigError("metrics: --binary-nulls, --weighted-nulls, --epoch-every and --control-shuffles "
+                              "must be >= 1 and --delay-bin-steps > 0")
+        if self.self_connections not in SELF_CONNECTIONS:
+            raise ConfigError(f"metrics: --self-connections must be one of {', '.join(SELF_CONNECTIONS)}, "
+                              f"got {self.self_connections!r}")
         if not all(0.0 <= f < 1.0 for f in self.prune_fractions):
             raise ConfigError(f"metrics: --prune-fractions must lie in [0, 1), got {list(self.prune_fractions)}")
+
+    @property
+    def self_loops(self) -> bool:
+        return self.self_connections == "keep"
 
 
 @dataclass(frozen=True)
@@ -103,43 +120,74 @@ def _xy(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _metrics_of(w_rec: np.ndarray, options: MetricOptions, nulls: NullCache) -> dict[str, float]:
     return network_metrics(w_rec, options.seed, nulls, binary_nulls=options.binary_nulls,
-                           weighted_nulls=options.weighted_nulls, binary_keep_fraction=options.binary_keep_fraction)
+                           weighted_nulls=options.weighted_nulls, binary_keep_fraction=options.binary_keep_fraction,
+                           self_loops=options.self_loops)
 
 
-def _dynamics_rows(snapshots: Mapping[str, np.ndarray], options: MetricOptions, nulls: NullCache) -> list[dict]:
-    rows = []
-    for epoch, w_rec in zip(snapshots["epochs"], snapshots["w_rec"]):
-        if epoch % options.epoch_every == 0:
-            rows += [{"epoch": int(epoch), "metric": name, "value": value}
-                     for name, value in _metrics_of(w_rec, options, nulls).items()]
-    return rows
+def _dynamics(snapshots: Mapping[str, np.ndarray], options: MetricOptions,
+              nulls: NullCache) -> dict[int, dict[str, float]]:
+    """{epoch: metrics} of the snapshots whose epoch is a multiple of epoch_every."""
+    return {int(epoch): _metrics_of(w_rec, options, nulls)
+            for epoch, w_rec in zip(snapshots["epochs"], snapshots["w_rec"]) if epoch % options.epoch_every == 0}
 
 
 def _pruned_graph_rows(delays: np.ndarray, options: MetricOptions, nulls: NullCache) -> list[dict]:
     """Q and sigma of the binary graph left after removing the longest fraction f of connections by delay."""
     rows = []
     for fraction in options.prune_fractions:
-        graph = length_threshold_graph(delays, 100.0 * (1.0 - fraction)).astype(np.float64)
-        q = modularity(graph, options.seed)[0] if graph.any() else float("nan")
+        graph = length_threshold_graph(delays, 100.0 * (1.0 - fraction), options.self_loops).astype(np.float64)
+        q = modularity(graph, options.seed, options.self_loops)[0] if graph.any() else float("nan")
         rows.append({"fraction_removed": fraction, "modularity": q,
-                     "small_worldness": small_worldness(graph, options.seed, options.binary_nulls, nulls)})
+                     "small_worldness": small_worldness(graph, options.seed, options.binary_nulls, nulls,
+                                                        options.self_loops)})
     return rows
+
+
+def _histogram_rows(delays: np.ndarray, options: MetricOptions) -> list[dict]:
+    edges, counts = delay_histogram(delays, options.delay_bin_steps, options.self_loops)
+    return [{"bin_start": lo, "bin_end": hi, "count": int(n)} for lo, hi, n in zip(edges[:-1], edges[1:], counts)]
+
+
+def _shuffled_metrics(w_rec: np.ndarray, options: MetricOptions, nulls: NullCache) -> dict[str, float]:
+    """Mean metrics over `control_shuffles` geometry-only controls (trained weights permuted, geometry kept)."""
+    draws = [_metrics_of(shuffled_weights(w_rec, options.seed, k, options.self_loops), options, nulls)
+             for k in range(options.control_shuffles)]
+    return {name: float(np.mean([draw[name] for draw in draws])) for name in draws[0]}
 
 
 def metric_tables(ids: Mapping[str, Any], w_rec: np.ndarray, delays: np.ndarray | None,
                   snapshots: Mapping[str, np.ndarray], options: MetricOptions,
                   nulls: NullCache) -> dict[str, pd.DataFrame]:
-    """training_dynamics (snapshots), final_metrics (selected model), delay_histogram and pruned_graph."""
+    """training_dynamics (snapshots), final_metrics (selected model), control_metrics (its controls: the initial
+    network and the shuffled-weights network, controls.py), delay_histogram and pruned_graph (selected model and
+    initial network, column `network`)."""
     final = _metrics_of(w_rec, options, nulls)
+    dynamics = _dynamics(snapshots, options, nulls)
+    initial = initial_network(snapshots)
+    controls: dict[str, dict[str, float]] = {SHUFFLED: _shuffled_metrics(w_rec, options, nulls)}
+    networks = {"trained": delays}
+    if initial is not None:
+        controls[INITIAL] = dynamics.get(0) or _metrics_of(initial[0], options, nulls)
+        networks[INITIAL] = initial[1]
     histogram, pruned = [], []
     if delays is not None:
-        edges, counts = delay_histogram(delays, options.delay_bin_steps)
-        histogram = [{"bin_start": lo, "bin_end": hi, "count": int(n)}
-                     for lo, hi, n in zip(edges[:-1], edges[1:], counts)]
-        pruned = _pruned_graph_rows(delays, options, nulls)
+        final.update(delay_statistics(delays, options.self_loops))
+        if initial is not None and initial[1] is not None:
+            controls[INITIAL] = {**controls[INITIAL], **delay_statistics(initial[1], options.self_loops)}
+        for network, network_delays in networks.items():
+            if network_delays is None:
+                continue
+            histogram += [{"network": network, **row} for row in _histogram_rows(network_delays, options)]
+            pruned += [{"network": network, **row} for row in _pruned_graph_rows(network_delays, options, nulls)]
+    dynamics_rows = [{"epoch": epoch, "metric": name, "value": value}
+                     for epoch, metrics in dynamics.items() for name, value in metrics.items()]
+    control_rows = [{"network": network, "metric": name, "value": value}
+                    for network in CONTROL_NETWORKS if network in controls
+                    for name, value in controls[network].items()]
     return {
-        "training_dynamics": _table("training_dynamics", ids, _dynamics_rows(snapshots, options, nulls)),
+        "training_dynamics": _table("training_dynamics", ids, dynamics_rows),
         "final_metrics": _table("final_metrics", ids, [{"metric": k, "value": v} for k, v in final.items()]),
+        "control_metrics": _table("control_metrics", ids, control_rows),
         "delay_histogram": _table("delay_histogram", ids, histogram),
         "pruned_graph": _table("pruned_graph", ids, pruned),
     }
@@ -198,16 +246,26 @@ def raster_table(ids: Mapping[str, Any], input_events: np.ndarray, labels: np.nd
 
 def ridge_table(ids: Mapping[str, Any], w_in: np.ndarray, positions: np.ndarray, init: Any,
                 options: InputMapOptions) -> pd.DataFrame:
-    """ridge: R² of the trained network, and of `random_networks` networks drawn from the initial
-    distribution (`init`: w_in_mean, w_in_std, position_range), the chance level of the same regression."""
-    rows = [{"network": "trained",
-             "r2": ridge_r2(w_in, positions, options.ridge_alpha, options.ridge_folds, options.seed)}]
+    """ridge: R² of the trained network, each both cross-validated (method cv, this project) and in-sample
+    (method in_sample, the authors'), and of two controls, `random_networks` of each:
+
+    - random: networks drawn from the initial distribution (`init`: w_in_mean, w_in_std, position_range), the
+      authors' chance level; drawn from (analysis seed, run seed, k), so the runs of a condition meet distinct ones;
+    - shuffled: the trained input weights against the trained positions permuted among the neurons. It keeps the
+      scale of the trained weights, to which the in-sample R² (alpha fixed at 1) is sensitive, and the trained
+      positions, and removes only the mapping between the two.
+    """
+    networks = [("trained", w_in, positions)]
     for k in range(options.random_networks):
-        rng = np.random.default_rng([options.seed, k])
-        random_w_in = rng.normal(init.w_in_mean, init.w_in_std, size=w_in.shape)
-        random_positions = rng.uniform(-init.position_range, init.position_range, size=positions.shape)
-        rows.append({"network": "random", "r2": ridge_r2(random_w_in, random_positions, options.ridge_alpha,
-                                                         options.ridge_folds, options.seed)})
+        rng = np.random.default_rng([options.seed, int(ids["seed"]), k])
+        networks.append(("random", rng.normal(init.w_in_mean, init.w_in_std, size=w_in.shape),
+                         rng.uniform(-init.position_range, init.position_range, size=positions.shape)))
+    for k in range(options.random_networks):
+        order = np.random.default_rng([options.seed, int(ids["seed"]), k, 1]).permutation(len(positions))
+        networks.append(("shuffled", w_in, positions[order]))
+    rows = [{"method": method, "network": network,
+             "r2": ridge_r2(weights, points, options.ridge_alpha, options.ridge_folds, options.seed, method)}
+            for method in RIDGE_METHODS for network, weights, points in networks]
     return _table("ridge", ids, rows)
 
 
@@ -250,6 +308,7 @@ def _metrics(args: argparse.Namespace) -> None:
     network = load_network(args.run_dir)
     options = MetricOptions(seed=args.seed, binary_nulls=args.binary_nulls, weighted_nulls=args.weighted_nulls,
                             binary_keep_fraction=args.binary_keep_fraction, epoch_every=args.epoch_every,
+                            self_connections=args.self_connections, control_shuffles=args.control_shuffles,
                             delay_bin_steps=args.delay_bin_steps, prune_fractions=tuple(args.prune_fractions))
     ids = run_identifiers(network.identifiers, str(args.run_dir))
     tables = metric_tables(ids, network.w_rec, network.delays, _load_snapshots(args.run_dir), options,
@@ -324,6 +383,10 @@ def register(subparsers) -> None:
     metrics.add_argument("--binary-keep-fraction", type=float, default=None,
                          help="binarise |W| by keeping its strongest fraction (default: all existing edges)")
     metrics.add_argument("--epoch-every", type=int, default=5, help="use snapshots whose epoch is a multiple")
+    metrics.add_argument("--self-connections", choices=SELF_CONNECTIONS, default="keep",
+                         help="keep the diagonal of W in every metric (the authors' analysis) or exclude it [keep]")
+    metrics.add_argument("--control-shuffles", type=int, default=3,
+                         help="geometry-only controls (trained weights permuted) averaged per run [3]")
     metrics.add_argument("--delay-bin-steps", type=float, default=1.0, help="delay histogram bin width (steps)")
     metrics.add_argument("--prune-fractions", type=float, nargs="+", default=list(MetricOptions.prune_fractions),
                          help="fractions of the longest connections removed for pruned_graph.csv")

@@ -1,9 +1,13 @@
 """Graph metrics of the recurrent layer: arrays in, numbers out, one function per metric.
 
 The graph of a recurrent weight matrix W ((N, N), [pre, post]) is |W|: weighted, directed and unthresholded
-unless a function says otherwise. Self-connections are not edges between nodes, so every graph metric ignores
-the diagonal (spectral_entropy measures a matrix as given). Binary metrics use the edges that exist (|w| > 0).
-Entropies are in bits (log2).
+unless a function says otherwise. Binary metrics use the edges that exist (|w| > 0). Entropies are in bits (log2).
+
+Self-connections: the network has them (w_ii is a trained weight), but they are not edges between two nodes.
+Every metric takes `self_loops`: False (the default here) zeroes the diagonal first, the graph-theory convention
+and this project's variant; True keeps it, as the authors' analysis does (config `analysis.self_connections:
+keep`, the paper protocol). Nulls then treat the diagonal as a slot as well. Path lengths and efficiency never
+count a node's distance to itself. spectral_entropy measures the matrix it is given.
 
 Small-worldness follows Humphries & Gurney: sigma = (C / C_null) / (E_null / E), with clustering C, global
 efficiency E and the means over seeded random nulls (nulls.py). The null ensembles are what makes sigma slow, so
@@ -21,33 +25,40 @@ from scipy import sparse
 from scipy.linalg import expm
 from scipy.sparse import csgraph
 
-from .nulls import NullCache, NullKey, random_digraphs, row_shuffles, weights_digest
+from .nulls import NullCache, NullKey, flat_shuffles, null_kind, random_digraphs, row_shuffles, weights_digest
 from .pruning import magnitude_keep_mask
 
 
-def recurrent_graph(w: np.ndarray) -> np.ndarray:
-    """|w| as float64 with a zero diagonal: the weighted directed graph every metric here measures."""
+def recurrent_graph(w: np.ndarray, self_loops: bool = False) -> np.ndarray:
+    """|w| as float64, the diagonal zeroed unless `self_loops`: the weighted directed graph every metric here
+    measures."""
     graph = np.abs(np.asarray(w, dtype=np.float64))
     if graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
         raise ValueError(f"expected a square (N, N) matrix, got shape {graph.shape}")
-    np.fill_diagonal(graph, 0.0)
+    if not self_loops:
+        np.fill_diagonal(graph, 0.0)
     return graph
 
 
-def binary_graph(w: np.ndarray) -> np.ndarray:
-    """The existing edges of `w` (bool, diagonal False)."""
-    return recurrent_graph(w) > 0
+def binary_graph(w: np.ndarray, self_loops: bool = False) -> np.ndarray:
+    """The existing edges of `w` (bool; the diagonal False unless `self_loops`)."""
+    return recurrent_graph(w, self_loops) > 0
+
+
+def slot_count(size: int, self_loops: bool = False) -> int:
+    """Entries of an (N, N) matrix that can hold an edge: N(N - 1), or N² with self-loops."""
+    return size * size if self_loops else size * (size - 1)
 
 
 # --- modularity -------------------------------------------------------------------------------------------------
 
-def directed_modularity(w: np.ndarray, partition: np.ndarray) -> float:
+def directed_modularity(w: np.ndarray, partition: np.ndarray, self_loops: bool = False) -> float:
     """Newman's modularity Q of a partition of the directed weighted graph |w| (Leicht & Newman 2008).
 
     Q = (1/m) sum_ij [g_ij - k_i^out k_j^in / m] [c_i == c_j], m = total weight. Q is 0 for a partition no
     better than chance; two equal disconnected cliques split into their cliques give Q = 0.5.
     """
-    graph = recurrent_graph(w)
+    graph = recurrent_graph(w, self_loops)
     total = graph.sum()
     if total == 0:
         raise ValueError("modularity is undefined for a graph without edges")
@@ -57,12 +68,12 @@ def directed_modularity(w: np.ndarray, partition: np.ndarray) -> float:
     return float(((graph - expected) * same_module).sum() / total)
 
 
-def modularity(w: np.ndarray, seed: int = 0) -> tuple[float, np.ndarray]:
+def modularity(w: np.ndarray, seed: int = 0, self_loops: bool = False) -> tuple[float, np.ndarray]:
     """Louvain communities of |w| (seeded, so results repeat) and their directed modularity Q.
 
     Returns (Q, partition) with partition an int array (N,) of module labels 0..k-1.
     """
-    graph = recurrent_graph(w)
+    graph = recurrent_graph(w, self_loops)
     if graph.sum() == 0:
         raise ValueError("modularity is undefined for a graph without edges")
     # bctpy 0.6.1 under numpy 2: modularity_und / modularity_dir fail on ragged arrays, and community_louvain
@@ -72,7 +83,7 @@ def modularity(w: np.ndarray, seed: int = 0) -> tuple[float, np.ndarray]:
     # then evaluated on the directed graph itself.
     labels, _ = bct.community_louvain((graph + graph.T) / 2, seed=seed)
     partition = np.unique(labels, return_inverse=True)[1]
-    return directed_modularity(graph, partition), partition
+    return directed_modularity(graph, partition, self_loops), partition
 
 
 # --- clustering, efficiency, path length ------------------------------------------------------------------------
@@ -94,9 +105,9 @@ def _mean_triangle_clustering(cube_roots: np.ndarray, adjacency: np.ndarray) -> 
     return ratio.mean(axis=-1)
 
 
-def clustering_coefficient(a: np.ndarray) -> float:
+def clustering_coefficient(a: np.ndarray, self_loops: bool = False) -> float:
     """Mean binary directed clustering coefficient of the graph of edges a != 0 (fraction, 0..1)."""
-    adjacency = binary_graph(a)
+    adjacency = binary_graph(a, self_loops)
     return float(_mean_triangle_clustering(adjacency.astype(np.float64), adjacency))
 
 
@@ -106,11 +117,12 @@ def _scaled_to_max(graph: np.ndarray) -> np.ndarray:
     return np.divide(graph, peak, out=np.zeros_like(graph), where=peak > 0)
 
 
-def weighted_clustering_coefficient(w: np.ndarray) -> float:
+def weighted_clustering_coefficient(w: np.ndarray, self_loops: bool = False) -> float:
     """Mean weighted directed clustering of |w| (Fagiolo's generalisation of Onnela et al.: triangles weighted by
     the geometric mean of their weights, scaled by the largest weight); equals the binary coefficient when all
-    weights are equal."""
-    graph = recurrent_graph(w)
+    weights are equal, and bct.clustering_coef_wd(|w| / max |w|).mean() of the same matrix (diagonal included
+    with `self_loops`)."""
+    graph = recurrent_graph(w, self_loops)
     return float(_mean_triangle_clustering(np.cbrt(_scaled_to_max(graph)), graph > 0))
 
 
@@ -180,36 +192,59 @@ def _ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator != 0 else float("nan")
 
 
-def small_worldness(a: np.ndarray, seed: int = 0, null_count: int = 100, nulls: NullCache | None = None) -> float:
+def small_worldness(a: np.ndarray, seed: int = 0, null_count: int = 100, nulls: NullCache | None = None,
+                    self_loops: bool = False) -> float:
     """Binary small-worldness sigma = (C / C_null) / (E_null / E) of the graph of edges a != 0.
 
     C: binary clustering, E: global efficiency; nulls: `null_count` random directed graphs with exactly the same
     number of edges, drawn from `seed`. sigma > 1 means more clustered than chance at comparable efficiency. An
     unthresholded dense network is complete, its nulls too, and sigma is exactly 1.
     """
-    adjacency = binary_graph(a)
+    adjacency = binary_graph(a, self_loops)
     size, edges = adjacency.shape[0], int(adjacency.sum())
     # With no edges or all of them there is a single graph of that density: one null is the exact mean.
-    count = 1 if edges in (0, size * (size - 1)) else null_count
-    key = NullKey("binary", size, edges, count, seed)
-    stats = _cache(nulls).statistics(key, lambda: _binary_null_statistics(random_digraphs(size, edges, count, seed)))
-    clustering_ratio = _ratio(clustering_coefficient(adjacency), stats["clustering"])
-    return _ratio(clustering_ratio, _ratio(stats["efficiency"], global_efficiency(adjacency)))
+    count = 1 if edges in (0, slot_count(size, self_loops)) else null_count
+    key = NullKey(null_kind("binary", self_loops), size, edges, count, seed)
+    stats = _cache(nulls).statistics(
+        key, lambda: _binary_null_statistics(random_digraphs(size, edges, count, seed, self_loops)))
+    relative_clustering = _ratio(clustering_coefficient(adjacency, self_loops), stats["clustering"])
+    return _ratio(relative_clustering, _ratio(stats["efficiency"], global_efficiency(adjacency)))
 
 
 def weighted_small_worldness(w: np.ndarray, seed: int = 0, null_count: int = 50,
-                             nulls: NullCache | None = None) -> float:
+                             nulls: NullCache | None = None, self_loops: bool = False) -> float:
     """Weighted small-worldness (Cw / Cw_null) / (Lw / Lw_null) of |w|.
 
     Cw: weighted clustering, Lw: weighted characteristic path length; nulls: `null_count` row shuffles of |w|
     (every neuron keeps its outgoing weights but not their targets), drawn from `seed`.
     """
-    graph = recurrent_graph(w)
-    key = NullKey("row_shuffle", graph.shape[0], int((graph > 0).sum()), null_count, seed, weights_digest(graph))
+    graph = recurrent_graph(w, self_loops)
+    key = NullKey(null_kind("row_shuffle", self_loops), graph.shape[0], int((graph > 0).sum()), null_count, seed,
+                  weights_digest(graph))
     stats = _cache(nulls).statistics(
-        key, lambda: _weighted_null_statistics(row_shuffles(graph, null_count, seed)))
-    clustering_ratio = _ratio(weighted_clustering_coefficient(graph), stats["clustering"])
-    return _ratio(clustering_ratio, _ratio(characteristic_path_length(graph), stats["path_length"]))
+        key, lambda: _weighted_null_statistics(row_shuffles(graph, null_count, seed, self_loops)))
+    relative_clustering = _ratio(weighted_clustering_coefficient(graph, self_loops), stats["clustering"])
+    return _ratio(relative_clustering, _ratio(characteristic_path_length(graph), stats["path_length"]))
+
+
+def clustering_ratio(w: np.ndarray, seed: int = 0, null_count: int = 50, nulls: NullCache | None = None,
+                     self_loops: bool = False) -> float:
+    """The authors' v2 small-worldness proxy (fig5.py): mean weighted clustering of |w| / max |w| divided by its
+    mean over `null_count` nulls that shuffle all weights together (flat_shuffles), with no path-length term.
+
+    Above 1: the strong weights close more triangles than the same weights placed at random. The authors keep the
+    diagonal (`self_loops=True`) in the matrix and among the shuffled entries.
+    """
+    graph = recurrent_graph(w, self_loops)
+    key = NullKey(null_kind("flat_shuffle", self_loops), graph.shape[0], int((graph > 0).sum()), null_count, seed,
+                  weights_digest(graph))
+
+    def null_clustering() -> dict[str, float]:
+        shuffled = flat_shuffles(graph, null_count, seed, self_loops)
+        return {"clustering": float(_mean_triangle_clustering(np.cbrt(_scaled_to_max(shuffled)), shuffled > 0).mean())}
+
+    stats = _cache(nulls).statistics(key, null_clustering)
+    return _ratio(weighted_clustering_coefficient(graph, self_loops), stats["clustering"])
 
 
 # --- entropies --------------------------------------------------------------------------------------------------
@@ -220,13 +255,13 @@ def _row_entropies(probabilities: np.ndarray) -> np.ndarray:
     return -(probabilities * np.log2(safe)).sum(axis=1)
 
 
-def weight_entropy(w: np.ndarray) -> float:
+def weight_entropy(w: np.ndarray, self_loops: bool = False) -> float:
     """Mean over neurons of the entropy (bits) of their outgoing |weights| normalised to sum 1.
 
-    log2(N - 1) when every neuron spreads its weight evenly, 0 when each drives a single target. Neurons
-    without outgoing connections have no distribution and are left out.
+    log2(N - 1) (log2 N with self-loops) when every neuron spreads its weight evenly, 0 when each drives a
+    single target. Neurons without outgoing connections have no distribution and are left out.
     """
-    graph = recurrent_graph(w)
+    graph = recurrent_graph(w, self_loops)
     strength = graph.sum(axis=1)
     active = strength > 0
     if not active.any():
@@ -234,13 +269,13 @@ def weight_entropy(w: np.ndarray) -> float:
     return float(_row_entropies(graph[active] / strength[active, None]).mean())
 
 
-def communicability_entropy(w: np.ndarray) -> float:
+def communicability_entropy(w: np.ndarray, self_loops: bool = False) -> float:
     """Mean row entropy (bits) of the normalised communicability expm(S^-1/2 |W| S^-1/2), S = diag(out-strength).
 
     Communicability counts walks of every length (longer ones discounted), so this entropy measures how evenly
     a neuron's influence spreads over the network through indirect paths as well as direct ones.
     """
-    graph = recurrent_graph(w)
+    graph = recurrent_graph(w, self_loops)
     strength = graph.sum(axis=1)
     scale = np.divide(1.0, np.sqrt(strength), out=np.zeros_like(strength), where=strength > 0)
     communicability = expm(scale[:, None] * graph * scale[None, :])
@@ -262,8 +297,19 @@ def spectral_entropy(w: np.ndarray) -> float:
 
 # --- delays -----------------------------------------------------------------------------------------------------
 
-def delay_histogram(delays: np.ndarray, bin_steps: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Histogram of the recurrent delays (steps) between distinct neurons.
+def _delay_values(delays: np.ndarray, self_loops: bool) -> np.ndarray:
+    """The delays (steps) of every connection: between distinct neurons, and self-connections with `self_loops`."""
+    delays = np.asarray(delays, dtype=np.float64)
+    values = delays.ravel() if self_loops else delays[~np.eye(delays.shape[0], dtype=bool)]
+    if (values < 0).any():
+        raise ValueError("delays must be non-negative")
+    return values
+
+
+def delay_histogram(delays: np.ndarray, bin_steps: float = 1.0,
+                    self_loops: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Histogram of the recurrent delays (steps) between distinct neurons (and of self-connections with
+    `self_loops`, as the authors' np.histogram of all N² delays).
 
     Bins are [k * bin_steps, (k + 1) * bin_steps) from 0 up to the first multiple of `bin_steps` reaching the
     longest delay (the last bin is closed), so every run shares one grid and histograms add across seeds.
@@ -271,52 +317,66 @@ def delay_histogram(delays: np.ndarray, bin_steps: float = 1.0) -> tuple[np.ndar
     """
     if bin_steps <= 0:
         raise ValueError(f"bin_steps must be positive, got {bin_steps}")
-    delays = np.asarray(delays, dtype=np.float64)
-    values = delays[~np.eye(delays.shape[0], dtype=bool)]
-    if (values < 0).any():
-        raise ValueError("delays must be non-negative")
+    values = _delay_values(delays, self_loops)
     bins = max(1, int(np.ceil(values.max() / bin_steps))) if values.size else 1
     edges = np.arange(bins + 1) * float(bin_steps)
     counts, _ = np.histogram(values, bins=edges)
     return edges, counts
 
 
+def delay_statistics(delays: np.ndarray, self_loops: bool = False) -> dict[str, float]:
+    """Summaries of the delay distribution (steps) that Fig. 3B's caption makes claims about.
+
+    delay_fraction_zero: fraction of delays below half a step, i.e. delivered without delay by the authors'
+    rounding forward pass; delay_median, delay_iqr (interquartile range): where and how widely they spread;
+    delay_max: the longest delay.
+    """
+    values = _delay_values(delays, self_loops)
+    q1, median, q3 = np.percentile(values, [25, 50, 75])
+    return {"delay_fraction_zero": float((values < 0.5).mean()), "delay_median": float(median),
+            "delay_iqr": float(q3 - q1), "delay_max": float(values.max())}
+
+
 # --- everything -------------------------------------------------------------------------------------------------
 
 def network_metrics(w_rec: np.ndarray, seed: int = 0, nulls: NullCache | None = None, *,
                     binary_nulls: int = 100, weighted_nulls: int = 50,
-                    binary_keep_fraction: float | None = None) -> dict[str, float]:
+                    binary_keep_fraction: float | None = None, self_loops: bool = False) -> dict[str, float]:
     """Every graph metric of a recurrent weight matrix, by name (the `metric` column of the output CSVs).
 
     seed:  seeds Louvain and the null generators. Keep it fixed across runs and epochs (it is an analysis seed,
            not the training seed) so that binary nulls of equal density are shared through `nulls`.
     nulls: the cache of null statistics; pass one instance for all calls of a process (a fresh one otherwise).
-    binary_nulls, weighted_nulls: null graphs averaged for sigma and for the weighted sigma (paper: 1000 / 50).
-    binary_keep_fraction: None measures the binary metrics on all existing edges, as the paper specifies; for a
-           dense trained network that graph is complete and sigma is 1. A fraction q keeps the strongest q of
-           |w| instead (magnitude_keep_mask), giving the binary metrics something to measure.
+    binary_nulls, weighted_nulls: null graphs averaged for sigma and for the weighted sigma (paper: 1000 / 50);
+           weighted_nulls also sets the flat shuffles of the clustering ratio (the authors: 50).
+    binary_keep_fraction: None measures the binary metrics on all existing edges; for a dense trained network
+           that graph is complete and sigma is 1. A fraction q keeps the strongest q of |w| instead
+           (magnitude_keep_mask), giving the binary metrics something to measure.
+    self_loops: keep the diagonal in every metric (the authors' analysis) instead of zeroing it.
     """
-    graph = recurrent_graph(w_rec)
+    graph = recurrent_graph(w_rec, self_loops)
     if binary_keep_fraction is None:
         adjacency = graph > 0
     else:
         adjacency = magnitude_keep_mask(graph, binary_keep_fraction)
     nulls = _cache(nulls)
-    q, partition = modularity(graph, seed)
+    q, partition = modularity(graph, seed, self_loops)
     signed = np.array(w_rec, dtype=np.float64)
-    np.fill_diagonal(signed, 0.0)
+    if not self_loops:
+        np.fill_diagonal(signed, 0.0)
     return {
         "modularity": q,
         "modules": float(partition.max() + 1),
-        "small_worldness": small_worldness(adjacency, seed, binary_nulls, nulls),
-        "small_worldness_weighted": weighted_small_worldness(graph, seed, weighted_nulls, nulls),
-        "clustering": clustering_coefficient(adjacency),
-        "clustering_weighted": weighted_clustering_coefficient(graph),
+        "small_worldness": small_worldness(adjacency, seed, binary_nulls, nulls, self_loops),
+        "small_worldness_weighted": weighted_small_worldness(graph, seed, weighted_nulls, nulls, self_loops),
+        "clustering_ratio": clustering_ratio(graph, seed, weighted_nulls, nulls, self_loops),
+        "clustering": clustering_coefficient(adjacency, self_loops),
+        "clustering_weighted": weighted_clustering_coefficient(graph, self_loops),
         "global_efficiency": global_efficiency(adjacency),
         "path_length": characteristic_path_length(adjacency, weighted=False),
         "path_length_weighted": characteristic_path_length(graph, weighted=True),
-        "density": float(adjacency.sum() / (adjacency.shape[0] * (adjacency.shape[0] - 1))),
-        "weight_entropy": weight_entropy(graph),
-        "communicability_entropy": communicability_entropy(graph),
+        "density": float(adjacency.sum() / slot_count(adjacency.shape[0], self_loops)),
+        "weight_entropy": weight_entropy(graph, self_loops),
+        "communicability_entropy": communicability_entropy(graph, self_loops),
         "spectral_entropy": spectral_entropy(signed),
     }

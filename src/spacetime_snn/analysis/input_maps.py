@@ -120,16 +120,34 @@ def _ridge_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
     return (x_test - x_mean) @ (centred.T @ dual) + y_mean
 
 
-def ridge_r2(w_in: np.ndarray, positions: np.ndarray, alpha: float = 1.0, folds: int = 5, seed: int = 0) -> float:
-    """Cross-validated R² of ridge regression (penalty `alpha`) from each hidden neuron's input-weight vector
-    (a column of w_in (C, N)) to its position ((N, D)).
+RIDGE_METHODS = ("cv", "in_sample")
 
-    Neurons are split into `folds` folds (shuffled with `seed`); each fold is predicted by a model fitted on the
-    others; R² = 1 - SS_res / SS_tot over all held-out predictions, per coordinate, averaged over coordinates.
-    Near 1: input weights encode position; about 0 or negative: they do not (e.g. a random network).
+
+def _r2(y: np.ndarray, predicted: np.ndarray) -> float:
+    """R² = 1 - SS_res / SS_tot per coordinate, averaged over coordinates (sklearn's r2_score, uniform average)."""
+    residual = ((y - predicted) ** 2).sum(axis=0)
+    total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
+    return float(np.mean(1.0 - residual / total))
+
+
+def ridge_r2(w_in: np.ndarray, positions: np.ndarray, alpha: float = 1.0, folds: int = 5, seed: int = 0,
+             method: str = "cv") -> float:
+    """R² of ridge regression (penalty `alpha`, with intercept) from each hidden neuron's input-weight vector
+    (a column of w_in (C, N)) to its position ((N, D)), averaged over the D coordinates.
+
+    method "cv" (this project): neurons are split into `folds` folds (shuffled with `seed`); each fold is predicted
+    by a model fitted on the others, and R² is computed over all held-out predictions. Near 1: input weights encode
+    position; about 0 or negative: they do not (e.g. a random network).
+    method "in_sample" (the authors' regression_input_pos.py: sklearn Ridge(alpha=1) fitted and scored on the same
+    neurons): with more input channels than neurons the fit can explain positions it has not learnt, so this R²
+    is high for untrained networks too; compare it only with the in-sample R² of random networks.
     """
+    if method not in RIDGE_METHODS:
+        raise ValueError(f"method must be one of {RIDGE_METHODS}, got {method!r}")
     x = np.asarray(w_in, dtype=np.float64).T
     y = np.asarray(positions, dtype=np.float64)
+    if method == "in_sample":
+        return _r2(y, _ridge_predict(x, y, x, alpha))
     if not 2 <= folds <= len(y):
         raise ValueError(f"folds must lie in [2, {len(y)}] for {len(y)} neurons, got {folds}")
     fold = np.random.default_rng(seed).permutation(len(y)) % folds
@@ -137,6 +155,4 @@ def ridge_r2(w_in: np.ndarray, positions: np.ndarray, alpha: float = 1.0, folds:
     for k in range(folds):
         held_out = fold == k
         predicted[held_out] = _ridge_predict(x[~held_out], y[~held_out], x[held_out], alpha)
-    residual = ((y - predicted) ** 2).sum(axis=0)
-    total = ((y - y.mean(axis=0)) ** 2).sum(axis=0)
-    return float(np.mean(1.0 - residual / total))
+    return _r2(y, predicted)

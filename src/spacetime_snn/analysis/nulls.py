@@ -6,12 +6,18 @@ snapshot and every run of the same density can share them. So the *statistics* o
 clustering, efficiency, ...) are cached, in memory (LRU) and optionally on disk, under a key naming everything
 they depend on. The graphs themselves are cheap to regenerate from their seed and are not stored.
 
-Two null kinds (their statistics are computed in graph_metrics.py, which passes the computation in):
+Three null kinds (their statistics are computed in graph_metrics.py, which passes the computation in):
 
-- ``random_digraphs``: directed Erdős–Rényi G(n, m) graphs without self-loops, with exactly the observed number
-  of edges m, i.e. the same density (the paper's binary nulls).
-- ``row_shuffles``: each row of a weight matrix permuted among its off-diagonal positions (the paper's weighted
-  nulls, v2): every neuron keeps its own outgoing weights, and so its out-strength, but not their targets.
+- ``random_digraphs``: directed Erdős–Rényi G(n, m) graphs with exactly the observed number of edges m, i.e. the
+  same density (the paper's binary nulls).
+- ``row_shuffles``: each row of a weight matrix permuted (this project's weighted nulls): every neuron keeps its
+  own outgoing weights, and so its out-strength, but not their targets.
+- ``flat_shuffles``: all entries of a weight matrix permuted together (the authors' v2 clustering-ratio nulls,
+  `np.random.shuffle` of the flattened |W|): only the distribution of weight values is kept.
+
+Each takes `self_loops`: False (the default) treats the diagonal as no slot at all (it stays 0, and nothing is
+moved onto it); True makes it a slot like any other, as the authors' analysis does (config
+`analysis.self_connections: keep`).
 """
 
 from __future__ import annotations
@@ -36,9 +42,10 @@ STATISTICS_VERSION = 1
 class NullKey:
     """Everything a null ensemble's statistics depend on.
 
-    kind:   "binary" (random_digraphs) or "row_shuffle" (row_shuffles)
+    kind:   "binary" (random_digraphs), "row_shuffle" (row_shuffles) or "flat_shuffle" (flat_shuffles), with the
+            suffix "_loops" when the diagonal is a slot (self_loops=True)
     size:   number of nodes N
-    edges:  number of directed edges (off-diagonal nonzeros) of the observed graph: its density, exactly
+    edges:  number of directed edges (nonzero slots) of the observed graph: its density, exactly
     count:  number of null graphs averaged
     seed:   seed of the null generator
     digest: for nulls built from the observed weights (row_shuffle), a hash of those weights; else ""
@@ -63,36 +70,63 @@ def weights_digest(w: np.ndarray) -> str:
     return hashlib.sha1(data.tobytes() + str(data.shape).encode()).hexdigest()[:16]
 
 
-def random_digraphs(size: int, edges: int, count: int, seed: int) -> np.ndarray:
-    """`count` directed random graphs (bool, (count, N, N)), each with exactly `edges` off-diagonal edges.
+def null_kind(base: str, self_loops: bool) -> str:
+    """The NullKey kind of a null family with or without the diagonal as a slot."""
+    return f"{base}_loops" if self_loops else base
+
+
+def _slots(size: int, self_loops: bool) -> np.ndarray:
+    """(N, N) bool: the entries a null may fill (every entry, or every entry off the diagonal)."""
+    return np.ones((size, size), dtype=bool) if self_loops else ~np.eye(size, dtype=bool)
+
+
+def random_digraphs(size: int, edges: int, count: int, seed: int, self_loops: bool = False) -> np.ndarray:
+    """`count` directed random graphs (bool, (count, N, N)), each with exactly `edges` edges among the N(N - 1)
+    off-diagonal slots (or the N² slots with `self_loops`).
 
     Every graph is drawn uniformly among all graphs with that many edges (G(n, m)), so each null has exactly
     the observed density rather than only in expectation.
     """
-    slots = size * (size - 1)
-    if not 0 <= edges <= slots:
-        raise ValueError(f"edges must lie in [0, {slots}] for {size} nodes, got {edges}")
+    slot_index = np.flatnonzero(_slots(size, self_loops))
+    if not 0 <= edges <= slot_index.size:
+        raise ValueError(f"edges must lie in [0, {slot_index.size}] for {size} nodes, got {edges}")
     rng = np.random.default_rng(seed)
-    off_diagonal = np.flatnonzero(~np.eye(size, dtype=bool))
     graphs = np.zeros((count, size * size), dtype=bool)
     for graph in graphs:
-        graph[off_diagonal[rng.choice(slots, size=edges, replace=False)]] = True
+        graph[slot_index[rng.choice(slot_index.size, size=edges, replace=False)]] = True
     return graphs.reshape(count, size, size)
 
 
-def row_shuffles(w: np.ndarray, count: int, seed: int) -> np.ndarray:
-    """`count` copies of `w` ((count, N, N)), each row's off-diagonal entries independently permuted.
+def row_shuffles(w: np.ndarray, count: int, seed: int, self_loops: bool = False) -> np.ndarray:
+    """`count` copies of `w` ((count, N, N)), each row's entries independently permuted among its slots.
 
-    The diagonal stays zero: self-connections are not edges of the graph.
+    Without `self_loops` the diagonal stays zero and no weight moves onto it.
     """
     size = w.shape[0]
-    off_diagonal = ~np.eye(size, dtype=bool)
-    rows = w[off_diagonal].reshape(size, size - 1)
+    slots = _slots(size, self_loops)
+    width = int(slots[0].sum())
+    rows = w[slots].reshape(size, width)
     rng = np.random.default_rng(seed)
-    order = np.argsort(rng.random((count, size, size - 1)), axis=-1)
+    order = np.argsort(rng.random((count, size, width)), axis=-1)
     shuffled = np.take_along_axis(np.broadcast_to(rows, order.shape), order, axis=-1)
     nulls = np.zeros((count, size, size), dtype=w.dtype)
-    nulls[:, off_diagonal] = shuffled.reshape(count, -1)
+    nulls[:, slots] = shuffled.reshape(count, -1)
+    return nulls
+
+
+def flat_shuffles(w: np.ndarray, count: int, seed: int, self_loops: bool = False) -> np.ndarray:
+    """`count` copies of `w` ((count, N, N)), all its entries permuted together among the slots.
+
+    The authors' null of the v2 clustering ratio (fig5.py: `np.random.shuffle` of the flattened N² weights, the
+    diagonal included, i.e. self_loops=True). Without `self_loops` the diagonal stays zero.
+    """
+    size = w.shape[0]
+    slots = _slots(size, self_loops)
+    values = w[slots]
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((count, values.size)), axis=-1)
+    nulls = np.zeros((count, size, size), dtype=w.dtype)
+    nulls[:, slots] = values[order]
     return nulls
 
 

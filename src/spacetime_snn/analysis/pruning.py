@@ -8,6 +8,7 @@ connection's row-major index (pre, then post), so the same matrix always gives t
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import numpy as np
 
@@ -51,19 +52,36 @@ def length_remove_mask(delays: np.ndarray, remove_fraction: float,
     return _first_k(delays.ravel()[candidates], candidates, k, delays.shape)
 
 
-def length_threshold_graph(delays: np.ndarray, percentile: float) -> np.ndarray:
+def random_remove_mask(existing: np.ndarray, remove_fraction: float, seed: int | Sequence[int] = 0) -> np.ndarray:
+    """Remove exactly `remove_fraction` of the `existing` connections, chosen at random (seed: an int or a
+    sequence of ints for numpy's default_rng).
+
+    The geometry-only control of length pruning: removing the longest connections of a network whose positions
+    are re-drawn at random removes a random set of the same size. Returns True for a removed connection.
+    """
+    existing = np.asarray(existing, dtype=bool)
+    candidates = np.flatnonzero(existing)
+    k = _connection_count(remove_fraction, candidates.size)
+    mask = np.zeros(existing.size, dtype=bool)
+    mask[np.random.default_rng(seed).choice(candidates, size=k, replace=False)] = True
+    return mask.reshape(existing.shape)
+
+
+def length_threshold_graph(delays: np.ndarray, percentile: float, self_loops: bool = False) -> np.ndarray:
     """Binary graph A = (d < the `percentile`-th percentile of d), the paper's graph after delay-length pruning.
 
     Percentile and graph are over pairs of distinct neurons (a neuron's distance to itself is 0 and not a
-    connection); the diagonal of A is False. Delays equal to the threshold are removed with the longer ones, so
-    with ties A can hold fewer than `percentile` % of the pairs; length_remove_mask counts exactly instead.
-    Percentile 100 removes nothing (A holds every pair), the unpruned reference.
+    connection; the diagonal of A is False), or over all N² entries with `self_loops` (the authors:
+    `d < np.percentile(np.abs(d), p)` of the whole matrix, so every zero-length self-connection stays).
+    Delays equal to the threshold are removed with the longer ones, so with ties A can hold fewer than
+    `percentile` % of the pairs; length_remove_mask counts exactly instead. Percentile 100 removes nothing (A holds
+    every pair), the unpruned reference.
     """
     if not 0.0 <= percentile <= 100.0:
         raise ValueError(f"percentile must lie in [0, 100], got {percentile}")
     delays = np.asarray(delays, dtype=np.float64)
-    off_diagonal = ~np.eye(delays.shape[0], dtype=bool)
+    slots = np.ones(delays.shape, dtype=bool) if self_loops else ~np.eye(delays.shape[0], dtype=bool)
     if percentile == 100.0:
-        return off_diagonal
-    threshold = np.percentile(delays[off_diagonal], percentile)
-    return (delays < threshold) & off_diagonal
+        return slots
+    threshold = np.percentile(delays[slots], percentile)
+    return (delays < threshold) & slots

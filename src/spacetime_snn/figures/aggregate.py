@@ -27,7 +27,7 @@ ACCURACY_COLUMNS = IDENTIFIERS + (
 # Which CLI command writes each aggregated table: error messages point the user at the missing step.
 PRODUCERS = {
     "accuracy": "train", "training_dynamics": "metrics", "final_metrics": "metrics",
-    "delay_histogram": "metrics", "pruned_graph": "metrics", "pruning": "prune",
+    "control_metrics": "metrics", "delay_histogram": "metrics", "pruned_graph": "metrics", "pruning": "prune",
     "network_nodes": "networkdata", "network_edges": "networkdata", "input_maps": "inputmaps",
     "input_maps_time": "inputmaps", "input_raster": "inputmaps", "ridge": "inputmaps",
 }
@@ -41,6 +41,19 @@ def require_columns(frame: pd.DataFrame, table: str, columns: Iterable[str]) -> 
             f"{table} lacks column(s) {', '.join(map(repr, missing))}; it has {list(frame.columns)}. "
             f"Regenerate it with the producer listed in docs/architecture.md."
         )
+
+
+def require_filled(frame: pd.DataFrame, table: str, column: str) -> None:
+    """A column that some runs' files lack (written by an older version of the producer) is an error naming the
+    runs and the rerun that fixes it."""
+    missing = frame[frame[column].isna()]
+    if missing.empty:
+        return
+    runs = missing[[c for c in IDENTIFIERS if c in missing]].drop_duplicates().head(3).to_dict("records")
+    producer = PRODUCERS.get(Path(table).stem, "the producer")
+    raise DataError(f"{table}: {len(missing)} row(s) have no '{column}' (e.g. runs {runs}): their per-run files "
+                    f"predate that column. Rewrite them with `snakemake --forcerun {producer} ...` (the same "
+                    f"command with --forcerun {producer}).")
 
 
 def _check_unique_runs(frame: pd.DataFrame, sources: pd.Series) -> None:

@@ -1,4 +1,5 @@
-"""CLI: `aggregate` (per-run CSVs or summaries -> one table), `figure fig1..fig4`, `table` (Table 1).
+"""CLI: `aggregate` (per-run CSVs or summaries -> one table), `figure fig1..fig4`, `table` (Table 1), `claims`
+(claims.csv, claims.md and claims.rst: which claims of the paper the study's runs support).
 
 Colours follow the order of the conditions in `--labels`, so giving every figure command the study's full
 label mapping (and `--show` for a subset) keeps one colour per condition across figures.
@@ -11,7 +12,7 @@ import json
 from pathlib import Path
 
 from ..errors import ConfigError
-from . import aggregate, fig1, fig2, fig3, fig4, table1
+from . import aggregate, claims_table, fig1, fig2, fig3, fig4, table1
 from .style import condition_colors, save_figure
 
 
@@ -67,10 +68,15 @@ def _run_figure(args: argparse.Namespace) -> None:
     elif args.figure == "fig2":
         figure = fig2.figure2(read("network_nodes"), read("network_edges"), read("training_dynamics"),
                               without_cost=args.without_cost, with_cost=args.with_cost, hidden=args.hidden,
-                              seed=args.seed, max_edges=args.max_edges, dt_ms=args.dt_ms, **common)
+                              seed=args.seed, max_edges=args.max_edges, dt_ms=args.dt_ms,
+                              control_metrics=read("control_metrics", required=False),
+                              binary_keep_fraction=args.binary_keep_fraction,
+                              self_connections=args.self_connections, **common)
     elif args.figure == "fig3":
         figure = fig3.figure3(read("pruning"), read("delay_histogram"), read("pruned_graph"), hidden=args.hidden,
-                              dt_ms=args.dt_ms, **common)
+                              dt_ms=args.dt_ms, histogram_scale=args.histogram_scale,
+                              histogram_bins=args.histogram_bins, self_connections=args.self_connections,
+                              **common)
     else:
         figure = fig4.figure4(read("accuracy"), **common)
     for path in save_figure(figure, args.out):
@@ -83,6 +89,60 @@ def _run_table(args: argparse.Namespace) -> None:
     table = table1.table1(accuracy, labels)
     table1.write_table1(table, args.out, args.markdown)
     print(f"wrote {args.out} and {args.markdown}")
+
+
+def _run_claims(args: argparse.Namespace) -> None:
+    from ..analysis import claims, statistics
+
+    tables = {name: aggregate.read_table(args.data_dir, name) for name in claims.TABLES}
+    for name, column in claims.TABLE_COLUMNS.items():
+        aggregate.require_columns(tables[name], f"{name}.csv", column)
+        aggregate.require_filled(tables[name], f"{name}.csv", column[0])
+    try:
+        tests = statistics.TestSettings(alpha=args.alpha, resamples=args.resamples, max_exact=args.max_exact,
+                                        permutations=args.permutations, seed=args.seed)
+        roles = claims.Roles(non_spatial=args.non_spatial, spatial=args.spatial, spatial_cost=args.spatial_cost,
+                             no_delays=args.no_delays, architecture_spatial=args.architecture_spatial,
+                             architecture_non_spatial=args.architecture_non_spatial)
+        settings = claims.ClaimsSettings(hidden=args.hidden, roles=roles, mapped=tuple(args.mapped or ()),
+                                         accuracy_margin_pct=args.accuracy_margin_pct,
+                                         binary_keep_fraction=args.binary_keep_fraction, tests=tests)
+    except ValueError as error:
+        raise ConfigError(f"claims: {error}") from error
+    tested = claims.evaluate_claims(tables, settings)
+    summary = claims.summarise(tested)
+    claims_table.write_claims(tested, summary, settings, args.study, args.out, args.markdown, args.rst)
+    counts = tested["verdict"].value_counts().to_dict()
+    print(f"wrote {args.out}, {args.markdown}" + (f", {args.rst}" if args.rst else "") + f": {len(tested)} tests "
+          + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
+
+
+def _claims_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", required=True, help="results/<study>/aggregated")
+    parser.add_argument("--study", required=True, help="study name, for the report's title")
+    parser.add_argument("--hidden", required=True, type=int, help="hidden size of the main grid")
+    parser.add_argument("--out", required=True, help="claims.csv to write")
+    parser.add_argument("--markdown", required=True, help="claims.md to write")
+    parser.add_argument("--rst", help="claims.rst to write (the HTML report's front page includes it)")
+    parser.add_argument("--mapped", nargs="*", metavar="CONDITION", help="conditions with ridge R² (Fig. 1E)")
+    parser.add_argument("--non-spatial", default="synaptic", help="condition of the non-spatial networks")
+    parser.add_argument("--spatial", default="spatial", help="condition of the spatial networks")
+    parser.add_argument("--spatial-cost", default="spatial_cost", help="condition with the distance cost")
+    parser.add_argument("--no-delays", default="none", help="condition without delays")
+    parser.add_argument("--architecture-spatial", default="spatial2d",
+                        help="spatial condition of the architecture grid (Fig. 4)")
+    parser.add_argument("--architecture-non-spatial", default="nonspatial",
+                        help="non-spatial condition of the architecture grid (Fig. 4)")
+    parser.add_argument("--accuracy-margin-pct", type=float, default=2.0,
+                        help="'as accurate as' = within this many percentage points [2]")
+    parser.add_argument("--binary-keep-fraction", type=float, default=None,
+                        help="the binary graph of sigma (named in the report; metrics' own option)")
+    parser.add_argument("--alpha", type=float, default=0.05, help="significance level [0.05]")
+    parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples [2000]")
+    parser.add_argument("--max-exact", type=int, default=20000,
+                        help="enumerate every rearrangement up to this many [20000]")
+    parser.add_argument("--permutations", type=int, default=10000, help="random rearrangements beyond [10000]")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and Monte Carlo draws")
 
 
 def _figure_parsers(figure: argparse.ArgumentParser) -> None:
@@ -102,11 +162,22 @@ def _figure_parsers(figure: argparse.ArgumentParser) -> None:
     which = figure.add_subparsers(dest="figure", required=True)
     one = which.add_parser("fig1", parents=[common, sized, example], help="input maps and ridge R²")
     one.add_argument("--condition", required=True, help="condition of the example run in panels A–D")
-    two = which.add_parser("fig2", parents=[common, sized, example], help="network drawings, training dynamics")
+    graphs = argparse.ArgumentParser(add_help=False)
+    graphs.add_argument("--self-connections", choices=("keep", "exclude"), default="keep",
+                        help="whether the metrics kept the diagonal of W (only named on the figure) [keep]")
+    two = which.add_parser("fig2", parents=[common, sized, example, graphs],
+                           help="network drawings, training dynamics")
     two.add_argument("--without-cost", required=True, help="condition drawn in panel A")
     two.add_argument("--with-cost", required=True, help="condition drawn in panel B")
     two.add_argument("--max-edges", type=int, default=400, help="strongest connections drawn [400]")
-    which.add_parser("fig3", parents=[common, sized], help="pruning, delay histograms, pruned-graph metrics")
+    two.add_argument("--binary-keep-fraction", type=float, default=None,
+                     help="the binary graph sigma was computed on (only named on the axis) [every edge]")
+    three = which.add_parser("fig3", parents=[common, sized, graphs],
+                             help="pruning, delay histograms, pruned-graph metrics")
+    three.add_argument("--histogram-scale", choices=("linear", "log"), default="linear",
+                       help="y axis of the delay histogram (B); linear is the authors' [linear]")
+    three.add_argument("--histogram-bins", type=int, default=50,
+                       help="about this many equal delay bins from 0 to the longest delay [50]")
     which.add_parser("fig4", parents=[common], help="accuracy vs trainable parameters")
 
 
@@ -129,3 +200,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     table.add_argument("--markdown", required=True, help="Markdown file to write")
     table.add_argument("--labels", help="JSON object (or .json file) condition -> label; selects and orders rows")
     table.set_defaults(func=_run_table)
+
+    claims = subparsers.add_parser("claims", help="claims.csv / .md / .rst: which claims of the paper hold")
+    _claims_parser(claims)
+    claims.set_defaults(func=_run_claims)

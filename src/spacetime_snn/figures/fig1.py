@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from .aggregate import mean_sd, require_columns, resolve_hidden, resolve_seed, rows_where, select
+from .aggregate import mean_sd, require_columns, require_filled, resolve_hidden, resolve_seed, rows_where, select
 from .style import (FONT_SIZE, REFERENCE_COLOR, SEQUENTIAL_CMAP, check_labels, new_figure, no_data,
                     panel_title, position_label, styled, wrap)
 
@@ -60,33 +60,62 @@ def _time_windows(maps_time: pd.DataFrame, count: int) -> list:
     return list(times[np.unique(np.linspace(0, len(times) - 1, min(count, len(times))).round().astype(int))])
 
 
+RIDGE_METHODS = {"cv": "cross-validated", "in_sample": "in-sample\n(authors')"}
+
+
 def _ridge(ax: Axes, ridge: pd.DataFrame, labels: Mapping[str, str], colors: Mapping[str, str]) -> None:
-    """Bars of mean R² ± sd over seeds, seeds as dots; filled = trained network, hatched = random network."""
-    stats = mean_sd(ridge, ["condition", "network"], "r2")
+    """Bars of mean R² ± 1 sd, single networks as dots; filled = trained networks (one per seed), hatched =
+    untrained networks drawn from the initial distribution, dotted = the trained weights against the trained
+    positions permuted among the neurons (the two controls). One group per condition and method: cross-validated
+    over neurons (this project) and in-sample (the authors')."""
+    stats = mean_sd(ridge, ["condition", "method", "network"], "r2")
     shown = [c for c in labels if c in set(stats["condition"])]
     if not shown:
         no_data(ax, "no ridge data\nfor these conditions")
         return
-    width = 0.38
+    methods = [m for m in RIDGE_METHODS if m in set(stats["method"])]
+    networks = [(network, hatch) for network, hatch in (("trained", None), ("random", "////"), ("shuffled", "...."))
+                if network in set(stats["network"])]
+    width, groups, ticks = 0.8 / len(networks), [], []
     for i, condition in enumerate(shown):
-        for offset, network, hatch in ((-width / 2, "trained", None), (width / 2, "random", "////")):
-            row = stats[(stats["condition"] == condition) & (stats["network"] == network)]
+        for j, method in enumerate(methods):
+            centre = i * (len(methods) + 0.5) + j
+            groups.append((centre, condition, method))
+            ticks.append((centre, f"{wrap(labels[condition])}\n{RIDGE_METHODS[method]}"))
+    counts = {}
+    for centre, condition, method in groups:
+        for k, (network, hatch) in enumerate(networks):
+            offset = (k - (len(networks) - 1) / 2) * width
+            row = stats[(stats["condition"] == condition) & (stats["method"] == method)
+                        & (stats["network"] == network)]
             if row.empty:
                 continue
             colour = colors[condition]
-            ax.bar(i + offset, row["mean"].iloc[0], width, yerr=row["sd"].iloc[0], capsize=2,
+            ax.bar(centre + offset, row["mean"].iloc[0], width, yerr=row["sd"].iloc[0], capsize=2,
                    color="white" if hatch else colour, edgecolor=colour, hatch=hatch, linewidth=1.0)
-            seeds = ridge[(ridge["condition"] == condition) & (ridge["network"] == network)]["r2"]
-            jitter = np.linspace(-width / 5, width / 5, len(seeds)) if len(seeds) > 1 else np.zeros(1)
-            ax.scatter(i + offset + jitter, seeds, s=6, color="black", zorder=3, linewidths=0)
+            values = ridge[(ridge["condition"] == condition) & (ridge["method"] == method)
+                           & (ridge["network"] == network)]["r2"]
+            counts.setdefault(network, set()).add(len(values))
+            jitter = np.linspace(-width / 5, width / 5, len(values)) if len(values) > 1 else np.zeros(1)
+            ax.scatter(centre + offset + jitter, values, s=6, color="black", zorder=3, linewidths=0)
     ax.axhline(0, color="black", linewidth=0.6)
     highest = max((stats["mean"] + stats["sd"]).max(), ridge["r2"].max())
-    ax.set_ylim(top=1.25 * max(highest, 0.05))  # headroom keeps the legend clear of the bars
-    ax.set_xticks(range(len(shown)), [wrap(labels[c]) for c in shown])
-    ax.set_ylabel("Ridge R² (input weights → position)")
-    ax.legend(handles=[Patch(facecolor="0.3", edgecolor="0.3", label="trained"),
-                       Patch(facecolor="white", edgecolor="0.3", hatch="////", label="random")],
-              loc="upper left", ncols=2)
+    lowest = min((stats["mean"] - stats["sd"]).min(), ridge["r2"].min(), 0.0)
+    ax.set_ylim(top=highest + 0.55 * (max(highest, 0.05) - lowest))  # headroom keeps the legend clear of the bars
+    ax.set_xticks([t for t, _ in ticks], [text for _, text in ticks], fontsize=FONT_SIZE - 2)
+    ax.set_ylabel("Ridge R² (input-weight rows → position)")
+
+    def n_text(network: str) -> str:
+        sizes = sorted(counts.get(network, ()))
+        return "n = " + "/".join(map(str, sizes)) if sizes else "n = 0"
+
+    names = {"trained": f"trained ({n_text('trained')} seeds)",
+             "random": f"untrained ({n_text('random')} networks)",
+             "shuffled": f"positions permuted ({n_text('shuffled')})"}
+    handles = [Patch(facecolor="0.3" if hatch is None else "white", edgecolor="0.3", hatch=hatch,
+                     label=names[network]) for network, hatch in networks]
+    ax.legend(handles=handles, loc="upper left", ncols=2, title="bars: mean ± 1 sd; dots: single networks",
+              title_fontsize=FONT_SIZE - 2, fontsize=FONT_SIZE - 2)
     panel_title(ax, "E", "Position from input weights")
 
 
@@ -101,42 +130,47 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
     require_columns(input_raster, "input_raster.csv", _RUN + ("sample", "label", "time_ms", "channel"))
     require_columns(input_maps, "input_maps.csv", _RUN + ("method", "channel", "x", "y"))
     require_columns(input_maps_time, "input_maps_time.csv", _RUN + ("channel", "time_ms", "x", "y"))
-    require_columns(ridge, "ridge.csv", _RUN + ("network", "r2"))
+    require_columns(ridge, "ridge.csv", _RUN + ("method", "network", "r2"))
+    require_filled(ridge, "ridge.csv", "method")
     hidden = resolve_hidden(input_maps, "input_maps.csv", hidden)
     seed = resolve_seed(select(input_maps, "input_maps.csv", condition=condition, hidden=hidden),
                         "input_maps.csv", seed)
     run = {"condition": condition, "hidden": hidden, "seed": seed}
     raster = select(input_raster, "input_raster.csv", **run)
     maps = select(input_maps, "input_maps.csv", **run)
-    maps_time = select(input_maps_time, "input_maps_time.csv", **run)
+    maps_time = rows_where(input_maps_time, **run)  # empty when no hidden spike followed an input spike
     nodes = None
     if network_nodes is not None:
         require_columns(network_nodes, "network_nodes.csv", _RUN + ("neuron", "x", "y"))
         nodes = rows_where(network_nodes, **run)
     limits = _limits([maps, maps_time, nodes], dt_ms)
-    channel_max = int(max(maps["channel"].max(), maps_time["channel"].max()))
+    channel_max = int(max(maps["channel"].max(), maps_time["channel"].max() if not maps_time.empty else 0))
 
     fig = new_figure(11.5, 7.2)
     rows = fig.add_gridspec(2, 1, height_ratios=[1.15, 1])
     top = rows[0].subgridspec(1, 3, width_ratios=[1.35, 1, 1])
-    bottom = rows[1].subgridspec(1, 2, width_ratios=[3.3, 1])
+    bottom = rows[1].subgridspec(1, 2, width_ratios=[2.6, 1.4])
     _raster(fig.add_subplot(top[0]), raster)
 
     points, axes = None, []
     for cell, (letter, method) in zip((top[1], top[2]), (("B", "weights"), ("C", "activity"))):
         axes.append(ax := fig.add_subplot(cell))
-        chosen = maps[maps["method"] == method]
+        chosen = maps[maps["method"] == method].dropna(subset=["x", "y"])
         if chosen.empty:
-            no_data(ax, f"no {method} map")
+            no_data(ax, "no hidden spike followed an input spike:\nno activity map" if method == "activity"
+                    else f"no {method} map")
         else:
             points = _plane(ax, chosen, nodes, limits, channel_max, dt_ms, y_label=letter == "B")
         panel_title(ax, letter, f"Preferred position ({method})")
     if points is not None:
         fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
 
-    windows = _time_windows(maps_time, time_panels)
-    grid = bottom[0].subgridspec(1, len(windows))
-    axes = []
+    windows = _time_windows(maps_time, time_panels) if not maps_time.empty else []
+    grid = bottom[0].subgridspec(1, max(1, len(windows)))
+    axes, points = [], None
+    if not windows:
+        axes.append(ax := fig.add_subplot(grid[0]))
+        no_data(ax, "no hidden spike followed an input spike: no activity map over time")
     for i, time_ms in enumerate(windows):
         ax = fig.add_subplot(grid[i])
         points = _plane(ax, maps_time[maps_time["time_ms"] == time_ms], nodes, limits, channel_max, dt_ms,
@@ -145,7 +179,8 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
                 bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
         axes.append(ax)
     panel_title(axes[0], "D", "Preferred position over time")
-    fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
+    if points is not None:
+        fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
 
     _ridge(fig.add_subplot(bottom[1]), select(ridge, "ridge.csv", hidden=hidden), labels, colors)
     rings = "; grey rings: hidden neurons" if nodes is not None and not nodes.empty else ""

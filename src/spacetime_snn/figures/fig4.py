@@ -33,8 +33,10 @@ def _count_label(value: float, _position) -> str:
 @styled
 def figure4(accuracy: pd.DataFrame, *, labels: Mapping[str, str],
             colors: Mapping[str, str] | None = None) -> Figure:
-    """Test accuracy (mean ± sd over seeds) vs trainable parameters (log axis) for the conditions of `labels`.
-    Marker shape and the label above each group give the hidden size."""
+    """Test accuracy (mean ± sd over seeds) vs trainable parameters of the recurrent layer (log axis) for the
+    conditions of `labels`. Marker shape and the label above each group give the hidden size; a hollow marker is a
+    single seed (no error bar); the seed count of every point is written beside it unless all are equal, when the
+    title gives it once."""
     colors = check_labels(labels, colors)
     require_columns(accuracy, "accuracy.csv", ("condition", "hidden", "seed", "test_accuracy",
                                                "trainable_params"))
@@ -45,8 +47,9 @@ def figure4(accuracy: pd.DataFrame, *, labels: Mapping[str, str],
     stats = stats.join(params, on=["condition", "hidden"])
     sizes = sorted(stats["hidden"].unique())
     markers = dict(zip(sizes, _MARKERS * (len(sizes) // len(_MARKERS) + 1)))
+    uniform_n = stats["n"].nunique() == 1
 
-    fig = new_figure(7.0, 4.6)
+    fig = new_figure(7.4, 4.9)
     ax = fig.add_subplot()
     for condition in labels:
         rows = stats[stats["condition"] == condition].sort_values("params")
@@ -56,8 +59,13 @@ def figure4(accuracy: pd.DataFrame, *, labels: Mapping[str, str],
         ax.errorbar(rows["params"], rows["mean"], yerr=rows["sd"], color=colour, capsize=2.5, linewidth=1.3,
                     label=labels[condition])
         for _, row in rows.iterrows():
-            ax.plot(row["params"], row["mean"], marker=markers[row["hidden"]], color=colour, markersize=6,
-                    markeredgecolor="white", markeredgewidth=0.6, linestyle="none")
+            single = row["n"] == 1
+            ax.plot(row["params"], row["mean"], marker=markers[row["hidden"]], linestyle="none", markersize=6,
+                    color=colour, markerfacecolor="white" if single else colour,
+                    markeredgecolor=colour if single else "white", markeredgewidth=1.0 if single else 0.6)
+            if not uniform_n:
+                ax.annotate(f"n={int(row['n'])}", (row["params"], row["mean"]), xytext=(4, -9),
+                            textcoords="offset points", fontsize=FONT_SIZE - 3, color=colour)
     for size in sizes:  # one size label above each group of points, instead of one label per point
         group = stats[stats["hidden"] == size]
         ax.annotate(f"N = {size}", (np.exp(np.log(group["params"]).mean()), (group["mean"] + group["sd"]).max()),
@@ -66,9 +74,13 @@ def figure4(accuracy: pd.DataFrame, *, labels: Mapping[str, str],
     ax.xaxis.set_major_formatter(FuncFormatter(_count_label))
     ax.xaxis.set_minor_formatter(FuncFormatter(_count_label))
     ax.margins(x=0.08, y=0.12)
-    ax.set(xlabel="Trainable parameters (log scale)", ylabel="Test accuracy (%)")
-    ax.set_title("Architecture comparison", loc="left")
+    ax.set(xlabel="Trainable parameters of the recurrent layer\n(weights + delays or positions; log scale)",
+           ylabel="Test accuracy (%)")
+    seeds = f"n = {int(stats['n'].iloc[0])} seed(s) per point" if uniform_n else "n = seeds per point"
+    ax.set_title(f"Architecture comparison\nmean ± 1 sd over seeds; {seeds}", loc="left", fontsize=FONT_SIZE)
     shapes = [Line2D([], [], marker=markers[s], color="0.3", linestyle="none", label=str(s)) for s in sizes]
+    shapes.append(Line2D([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none",
+                         label="hollow: one seed,\nno error bar"))
     fig.legend(title="Architecture", loc="outside right upper", alignment="left")
     fig.legend(handles=shapes, title="Hidden neurons", loc="outside right lower", alignment="left")
     return fig

@@ -62,7 +62,7 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _prune(args: argparse.Namespace) -> None:
-    from ..analysis.pruning import length_remove_mask, magnitude_keep_mask
+    from ..analysis.pruning import length_remove_mask, magnitude_keep_mask, random_remove_mask
     from . import run_io
     from .build import load_data, model_from_file
     from .evaluate import evaluate
@@ -78,6 +78,10 @@ def _prune(args: argparse.Namespace) -> None:
     if network.delays is not None:
         masks += [("length", remove, existing & ~length_remove_mask(network.delays, remove, existing=existing))
                   for remove in args.length_remove]
+    # The geometry-only control of length pruning (analysis/controls.py): as many connections, chosen at random.
+    # Drawn from (analysis seed, run seed), so different runs lose different random sets.
+    masks += [("random", remove, existing & ~random_remove_mask(existing, remove, seed=[args.seed, settings.seed]))
+              for remove in args.length_remove if remove > 0]
     rows = []
     for kind, removed, mask in masks:
         accuracy = evaluate(model, test_set, settings.train.eval_batch_size, recurrent_mask=mask)
@@ -103,6 +107,8 @@ def register(subparsers) -> None:
     prune.add_argument("--length-remove", type=float, nargs="+", default=[0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3],
                        help="fractions of the longest-delay recurrent synapses to remove")
     prune.add_argument("--out", required=True, type=Path, help="CSV, one row per (kind, fraction)")
+    prune.add_argument("--seed", type=int, default=0,
+                       help="seed of the random-removal control (kind random, at the --length-remove fractions)")
     prune.add_argument("--threads", type=int, default=None)
     prune.add_argument("--cache-dir", type=Path, default=None)
     prune.set_defaults(func=_prune)
