@@ -57,29 +57,31 @@ def regulariser_gain(params: LIFParameters) -> float:
 
 
 def _simulate(currents: torch.Tensor, transmission, params: LIFParameters, kernel: torch.Tensor, record: bool):
-    """The forward model (module docstring) on input currents (B, T, N).
+    """The forward model (module docstring) on the input drive g x (B, T, N), `transmission` built on g w (so the
+    state is the drive D = g I itself).
 
     Returns the spikes (T, B, N) as 0/1 floats, the readout drive z = sum_t kernel(t) a(t) as (N, B) and, if
     `record`, the spikes as flat indices t N B + n B + b (time order) with their e, V(t) - U(t-1) and D(t).
     The activity is kept in a sliding window of hi + R steps, the per-spike values in R-step chunks.
     """
     batch, steps, neurons = currents.shape
-    alpha, beta, gain, threshold = params.alpha, params.beta, params.gain, params.threshold
+    alpha, beta = params.alpha, params.beta
     hi, lo = transmission.hi, transmission.lo
     width = (hi - lo + 1) * neurons
     chunk = _chunk_length(hi)
     new = currents.new_zeros
     history = new(hi + chunk, neurons, batch)  # row j: a(c0 - hi + j) for the chunk starting at c0
     rows = history.view(-1, batch)
-    fired = torch.empty(chunk, neurons, batch, dtype=torch.bool, device=currents.device)
+    fired = currents.new_empty(chunk, neurons, batch)  # s(t) as 0/1
     early = currents.new_empty(chunk, neurons, batch)  # e(t), 0 where no spike
     rise = currents.new_empty(chunk if record else 1, neurons, batch)  # V(t) - U(t-1)
-    drive = currents.new_empty(chunk if record else 1, neurons, batch)  # D(t) = g I(t)
+    drive = currents.new_empty(chunk, neurons, batch)  # D(t) = g I(t)
     spikes = currents.new_empty(steps, batch, neurons)
     readout = new(neurons, batch)
-    current, reset, not_late = new(neurons, batch), new(neurons, batch), new(neurons, batch)
-    voltage, scratch = currents.new_empty(neurons, batch), currents.new_empty(neurons, batch)
-    zero = new(())
+    reset, not_late = new(neurons, batch), new(neurons, batch)
+    current = new(neurons, batch)  # D(t - 1) when the step begins
+    voltage, scratch, keep = (currents.new_empty(neurons, batch) for _ in range(3))
+    threshold = currents.new_full((), params.threshold)  # a tensor: Python scalars are converted at every call
     tiny = torch.finfo(currents.dtype).tiny
     records = []
     with one_thread():
@@ -87,19 +89,17 @@ def _simulate(currents: torch.Tensor, transmission, params: LIFParameters, kerne
             length = min(chunk, steps - c0)
             for r in range(length):
                 t = c0 + r
-                torch.addmm(current, transmission.forward_matrix, rows[r * neurons:r * neurons + width],
-                            beta=alpha, out=current)  # I = alpha I + arrivals of a(t - hi .. t - lo) ...
-                current.add_(currents[:, t].t())  # ... + x
-                d = drive[r if record else 0]
-                torch.mul(current, gain, out=d)
+                d = torch.addmm(current, transmission.forward_matrix, rows[r * neurons:r * neurons + width],
+                                beta=alpha, out=drive[r])  # D = alpha D + g (arrivals of a(t - hi .. t - lo) ...
+                current = d.add_(currents[:, t].t())  # ... + x)
                 torch.add(d, reset, alpha=beta, out=voltage)  # V = beta U + D
                 s = torch.ge(voltage, threshold, out=fired[r])
                 rising = torch.sub(voltage, reset, out=rise[r if record else 0]).clamp_(min=tiny)
-                e = torch.sub(voltage, threshold, out=early[r]).div_(rising).clamp_(0.0, 1.0)
-                torch.where(s, e, zero, out=e)
-                torch.where(s, torch.mul(e, d, out=scratch), voltage, out=reset)  # U = e D at a spike, else V
+                e = torch.sub(voltage, threshold, out=early[r]).div_(rising).clamp_(0.0, 1.0).mul_(s)
+                torch.addcmul(torch.mul(e, d, out=scratch), voltage, torch.lt(voltage, threshold, out=keep),
+                              out=reset)  # U = e D at a spike, V otherwise
                 torch.sub(e, not_late, out=history[hi + r])  # a(t) = e(t) + (s - e)(t - 1)
-                torch.add(e, s, alpha=-1.0, out=not_late)  # e - s = -(late part), for a(t + 1)
+                torch.sub(e, s, out=not_late)  # e - s = -(the part of the spike at t + 1)
             readout.view(-1).addmv_(history[hi:hi + length].view(length, -1).t(), kernel[c0:c0 + length])
             spikes[c0:c0 + length].copy_(fired[:length].transpose(1, 2))
             if record:
@@ -114,20 +114,23 @@ def _simulate(currents: torch.Tensor, transmission, params: LIFParameters, kerne
     return spikes, readout, (index, e, rise_k, drive_k)
 
 
-def _jump_coefficients(e: torch.Tensor, rise: torch.Tensor, drive: torch.Tensor, params: LIFParameters):
-    """Per spike, the jump of (J(t), W(t-1)) as linear maps of (A(t) - A(t+1), W(t)) (W in units of g dL/dU).
+def _jumps(e: torch.Tensor, rise: torch.Tensor, drive: torch.Tensor, rho: torch.Tensor | None,
+           params: LIFParameters) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per spike, the jump of (J(t), W(t-1)) (W = g dL/dU) as offset + c_delta Delta + c_w W(t), each (2, K).
 
-    With c1 = de/dV = (1 - e)/rise and c2 = de/dU(t-1) = e/rise (zero where e was clipped to 0 or 1):
-        dL/de = Delta + D dL/dU,   dL/dV = c1 dL/de,   dL/dU(t-1) = beta dL/dV + c2 dL/de,
-        dL/dI(t) = alpha dL/dI(t+1) + g (dL/dV + e dL/dU).
-    Returned as the corrections to the spike-free step: dJ = q1 Delta + q2 W, dW = p1 Delta + p2 W.
+    With Delta = A(t) - A(t+1), c1 = de/dV = (1 - e)/rise, c2 = de/dU(t-1) = e/rise (zero where e was clipped):
+        dL/de = Delta + D dL/dU(t),   dL/dV = c1 dL/de + rho,   dL/dU(t-1) = beta dL/dV + c2 dL/de,
+        dL/dI(t) = alpha dL/dI(t+1) + g (dL/dV + e dL/dU(t)),
+    minus what a step without a spike does (J += W, W *= beta). rho: the regulariser's jump of dL/dV, or None.
     """
     gain, beta = params.gain, params.beta
     inside = (e > 0) & (e < 1)
     c1 = torch.where(inside, (1.0 - e) / rise, torch.zeros_like(e))
-    c2 = torch.where(inside, e / rise, torch.zeros_like(e))
-    back = beta * c1 + c2
-    return gain * c1, c1 * drive + e - 1.0, gain * back, back * drive - beta
+    back = beta * c1 + torch.where(inside, e / rise, torch.zeros_like(e))
+    offset = torch.zeros(2, e.numel(), dtype=e.dtype, device=e.device)
+    if rho is not None:
+        offset[0], offset[1] = gain * rho, gain * beta * rho
+    return offset, torch.stack([gain * c1, gain * back]), torch.stack([c1 * drive + e - 1.0, back * drive - beta])
 
 
 class EventPropRecurrence(torch.autograd.Function):
@@ -139,12 +142,13 @@ class EventPropRecurrence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, inputs, batch: int, steps: int, w_in, weight, delays, kernel, params: LIFParameters):
-        transmission = make_transmission(weight.detach(), None if delays is None else delays.detach(),
+        gain = params.gain
+        transmission = make_transmission(gain * weight.detach(), None if delays is None else delays.detach(),
                                          params.max_delay, params.interpolate)
-        currents = torch.sparse.mm(inputs, w_in.detach()).view(batch, steps, -1)
-        spikes, readout, (index, e, rise, drive) = _simulate(currents, transmission, params, kernel, record=True)
-        del currents
-        ctx.save_for_backward(inputs, w_in, weight, delays, kernel, index, e, rise, drive)
+        drive = torch.sparse.mm(inputs, gain * w_in.detach()).view(batch, steps, -1)
+        spikes, readout, (index, e, rise, drive_k) = _simulate(drive, transmission, params, kernel, record=True)
+        del drive
+        ctx.save_for_backward(inputs, w_in, weight, delays, kernel, index, e, rise, drive_k)
         ctx.params, ctx.shape = params, (batch, steps)
         return spikes.transpose(0, 1), readout.t()
 
@@ -154,29 +158,31 @@ class EventPropRecurrence(torch.autograd.Function):
         params = ctx.params
         batch, steps = ctx.shape
         neurons = weight.shape[0]
+        alpha, beta = params.alpha, params.beta
         transmission = make_transmission(weight.detach(), None if delays is None else delays.detach(),
                                          params.max_delay, params.interpolate)
-        q1, q2, p1, p2 = _jump_coefficients(e, rise, drive, params)
         plane = neurons * batch
         step_of, entry = index // plane, index % plane  # entry = n B + b
-        if grad_spikes is not None:  # the regulariser's jump (module docstring)
+        rho = None  # the regulariser's jump (module docstring)
+        if grad_spikes is not None:
             rho = regulariser_gain(params) * grad_spikes[entry % batch, step_of, entry // batch]
-            r_current, r_reset = params.gain * rho, params.gain * params.beta * rho
-        else:
-            r_current = r_reset = torch.zeros_like(e)
-        offsets = [0] + torch.bincount(step_of, minlength=steps).cumsum(0).tolist()
-        grad_readout = (torch.zeros(neurons, batch, dtype=weight.dtype, device=weight.device)
-                        if grad_readout is None else grad_readout.t().contiguous())
-        events = _InputEvents(inputs, batch, steps)
+        # per step: the spikes' entries n B + b and jump coefficients (views; None for a step without spikes)
+        counts = torch.bincount(step_of, minlength=steps).tolist()
+        offset, c_delta, c_w = _jumps(e, rise, drive, rho, params)
+        at = [None if c == 0 else part for part, c in zip(torch.split(entry, counts), counts)]
+        offset, c_delta, c_w = (torch.split(x, counts, dim=1) for x in (offset, c_delta, c_w))
+        grad_readout = (weight.new_zeros(neurons, batch) if grad_readout is None
+                        else grad_readout.t().contiguous())
         window = _AdjointWindow(transmission, steps, batch, index, e, step_of, entry)
-        alpha, beta = params.alpha, params.beta
+        events = _InputEvents(inputs, batch, steps, window.chunk)
         lo, hi = transmission.lo, transmission.hi
         width = (hi - lo + 1) * neurons
         backward_matrix = transmission.backward_matrix
         kernel_at = kernel.tolist()
-        new = weight.new_zeros
-        now, later, reset_grad, difference = new(neurons, batch), new(neurons, batch), new(neurons, batch), \
-            new(neurons, batch)
+        now, later = weight.new_zeros(neurons, batch), weight.new_zeros(neurons, batch)  # A(t), A(t + 1)
+        pair = weight.new_zeros(2, neurons, batch)  # A(t) - A(t + 1) and W(t) = g dL/dU(t), side by side
+        difference, state = pair[0], pair[1]
+        pairs = pair.view(2, -1)
         grad_w_in = torch.zeros_like(w_in)
         grad_weight = torch.zeros_like(weight)
         grad_delays = None if delays is None else torch.zeros_like(delays)
@@ -185,29 +191,25 @@ class EventPropRecurrence(torch.autograd.Function):
                 buffer, rows = window.buffer, window.rows
                 for r in reversed(range(length)):
                     t = c0 + r
-                    # A(t) = kernel(t) dL/dz + sum_l M_l J(t + l)
                     torch.addmm(grad_readout, backward_matrix, rows[(r + lo) * neurons:(r + lo) * neurons + width],
-                                beta=kernel_at[t], out=now)
-                    slot = buffer[r]
-                    torch.add(reset_grad, buffer[r + 1], alpha=alpha, out=slot)  # J(t) = alpha J(t+1) + g dL/dU(t)
-                    k0, k1 = offsets[t], offsets[t + 1]
-                    if k1 > k0:
-                        where = entry[k0:k1]
-                        delta = torch.sub(now, later, out=difference).view(-1).index_select(0, where)
-                        w = reset_grad.view(-1).index_select(0, where)
-                        slot.view(-1).index_add_(0, where, torch.addcmul(r_current[k0:k1], q1[k0:k1], delta)
-                                                 .addcmul_(q2[k0:k1], w))
-                        reset_grad.mul_(beta).view(-1).index_add_(
-                            0, where, torch.addcmul(r_reset[k0:k1], p1[k0:k1], delta).addcmul_(p2[k0:k1], w))
+                                beta=kernel_at[t], out=now)  # A(t) = kernel(t) dL/dz + sum_l M_l J(t + l)
+                    slot = torch.add(state, buffer[r + 1], alpha=alpha, out=buffer[r])  # J = alpha J(t+1) + W
+                    where = at[t]
+                    if where is None:
+                        state.mul_(beta)
                     else:
-                        reset_grad.mul_(beta)
+                        torch.sub(now, later, out=difference)
+                        gathered = pairs.index_select(1, where)  # (2, K): Delta, W(t) at the spikes
+                        jump = torch.addcmul(offset[t], c_delta[t], gathered[0]).addcmul_(c_w[t], gathered[1])
+                        slot.view(-1).index_add_(0, where, jump[0])
+                        state.mul_(beta).view(-1).index_add_(0, where, jump[1])
                     now, later = later, now
                 adjoint, activity = window.finish_chunk(c0, length)
                 chunk_weight, chunk_delays = transmission.gradients(activity, adjoint)
                 grad_weight += chunk_weight
                 if grad_delays is not None:
                     grad_delays += chunk_delays
-                events.accumulate(grad_w_in, adjoint, c0, length)
+                events.accumulate(grad_w_in, adjoint, c0)
                 window.shift()
         return None, None, None, grad_w_in, grad_weight, grad_delays, None, None
 
@@ -258,26 +260,34 @@ class _AdjointWindow:
 
 
 class _InputEvents:
-    """The input events of a batch sorted by step, to accumulate dL/dw_in[c] += v J(t)[:, b] chunk by chunk."""
+    """The input events of a batch grouped by chunk and channel: dL/dw_in[c] = sum over c's events of v J(t)[:, b],
+    one embedding bag per chunk (`accumulate`)."""
 
-    def __init__(self, inputs: torch.Tensor, batch: int, steps: int):
+    def __init__(self, inputs: torch.Tensor, batch: int, steps: int, chunk: int):
         indices, values = inputs.indices(), inputs.values()
-        step = indices[0] % steps
-        order = torch.argsort(step, stable=True)
-        self.step, self.sample, self.channel = step[order], (indices[0] // steps)[order], indices[1][order]
+        step, channel = indices[0] % steps, indices[1]
+        channels = inputs.shape[1]
+        chunks = -(-steps // chunk)
+        group = (step // chunk) * channels + channel
+        if chunks * channels < 2**31:  # sorting 32-bit keys takes half the time
+            group = group.int()
+        order = torch.sort(group, stable=True).indices
+        self.rows = ((step % chunk) * batch + indices[0] // steps)[order]  # row (t - c0) B + b of a chunk's adjoint
         self.values = None if bool((values == 1).all()) else values[order]
-        self.bounds = torch.searchsorted(self.step, torch.arange(0, steps + 1, device=step.device)).tolist()
-        self.batch = batch
+        counts = torch.bincount(group, minlength=chunks * channels).view(chunks, channels)
+        self.starts = (counts.sum(1).cumsum(0) - counts.sum(1)).tolist()  # first event of each chunk
+        self.ends = counts.sum(1).cumsum(0).tolist()
+        self.offsets = counts.cumsum(1) - counts  # (chunks, C): first event of each channel within its chunk
+        self.chunk = chunk
 
-    def accumulate(self, grad_w_in: torch.Tensor, adjoint: torch.Tensor, c0: int, length: int) -> None:
-        begin, end = self.bounds[c0], self.bounds[c0 + length]
+    def accumulate(self, grad_w_in: torch.Tensor, adjoint: torch.Tensor, c0: int) -> None:
+        k = c0 // self.chunk
+        begin, end = self.starts[k], self.ends[k]
         if end == begin:
             return
-        rows = (self.step[begin:end] - c0) * self.batch + self.sample[begin:end]
-        gathered = adjoint.view(-1, adjoint.shape[2]).index_select(0, rows)  # (events, N)
-        if self.values is not None:
-            gathered *= self.values[begin:end].unsqueeze(1)
-        grad_w_in.index_add_(0, self.channel[begin:end], gathered)
+        weights = None if self.values is None else self.values[begin:end]
+        grad_w_in += torch.nn.functional.embedding_bag(self.rows[begin:end], adjoint.view(-1, adjoint.shape[2]),
+                                                       self.offsets[k], mode="sum", per_sample_weights=weights)
 
 
 def event_recurrence(inputs: torch.Tensor, batch: int, steps: int, w_in: torch.Tensor, weight: torch.Tensor,
@@ -289,9 +299,9 @@ def event_recurrence(inputs: torch.Tensor, batch: int, steps: int, w_in: torch.T
     EventProp; without autograd only simulated.
     """
     if not torch.is_grad_enabled():
-        transmission = make_transmission(weight, delays, params.max_delay, params.interpolate)
-        currents = torch.sparse.mm(inputs, w_in).view(batch, steps, -1)
-        spikes, readout, _ = _simulate(currents, transmission, params, kernel, record=False)
+        transmission = make_transmission(params.gain * weight, delays, params.max_delay, params.interpolate)
+        drive = torch.sparse.mm(inputs, params.gain * w_in).view(batch, steps, -1)
+        spikes, readout, _ = _simulate(drive, transmission, params, kernel, record=False)
         return spikes.transpose(0, 1), readout.t()
     return EventPropRecurrence.apply(inputs, batch, steps, w_in, weight, delays, kernel, params)
 
