@@ -24,7 +24,7 @@ z = sum_t kernel(t) a(t) (`readout`). `s` is returned as the layer's spikes (cou
 The adjoint. Write A(t) = dL/da(t) = kernel(t) dL/dz + sum_l M_l J(t + l) (J = dL/dI = dL/dx, the same window
 product as the surrogate backward). Between spikes the recursion is linear with constant coefficients,
 
-    J(t) = alpha J(t+1) + g W(t),   W(t-1) = beta W(t)                    (W = dL/dU),
+    J(t) = alpha J(t+1) + W(t),   W(t-1) = beta W(t)                      (W = g dL/dU),
 
 and at a spike (t, n, b) it jumps by a 2 x 2 map of (A(t) - A(t+1), W(t)) whose coefficients come from the spike's
 e, V - U(t-1) and D, the three numbers kept per spike. So the backward pass needs no voltage history: the forward
@@ -150,6 +150,7 @@ class EventPropRecurrence(torch.autograd.Function):
         del drive
         ctx.save_for_backward(inputs, w_in, weight, delays, kernel, index, e, rise, drive_k)
         ctx.params, ctx.shape = params, (batch, steps)
+        ctx.set_materialize_grads(False)  # no (B, T, N) of zeros for the spikes when no regulariser uses them
         return spikes.transpose(0, 1), readout.t()
 
     @staticmethod
