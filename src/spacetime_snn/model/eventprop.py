@@ -56,7 +56,7 @@ def regulariser_gain(params: LIFParameters) -> float:
     return params.tau_mem_ms / params.dt_ms
 
 
-def _simulate(currents: torch.Tensor, transmission, params: LIFParameters, kernel: torch.Tensor, record: bool):
+def _simulate(input_drive: torch.Tensor, transmission, params: LIFParameters, kernel: torch.Tensor, record: bool):
     """The forward model (module docstring) on the input drive g x (B, T, N), `transmission` built on g w (so the
     state is the drive D = g I itself).
 
@@ -64,25 +64,25 @@ def _simulate(currents: torch.Tensor, transmission, params: LIFParameters, kerne
     `record`, the spikes as flat indices t N B + n B + b (time order) with their e, V(t) - U(t-1) and D(t).
     The activity is kept in a sliding window of hi + R steps, the per-spike values in R-step chunks.
     """
-    batch, steps, neurons = currents.shape
+    batch, steps, neurons = input_drive.shape
     alpha, beta = params.alpha, params.beta
     hi, lo = transmission.hi, transmission.lo
     width = (hi - lo + 1) * neurons
     chunk = _chunk_length(hi)
-    new = currents.new_zeros
+    new = input_drive.new_zeros
     history = new(hi + chunk, neurons, batch)  # row j: a(c0 - hi + j) for the chunk starting at c0
     rows = history.view(-1, batch)
-    fired = currents.new_empty(chunk, neurons, batch)  # s(t) as 0/1
-    early = currents.new_empty(chunk, neurons, batch)  # e(t), 0 where no spike
-    rise = currents.new_empty(chunk if record else 1, neurons, batch)  # V(t) - U(t-1)
-    drive = currents.new_empty(chunk, neurons, batch)  # D(t) = g I(t)
-    spikes = currents.new_empty(steps, batch, neurons)
+    fired = input_drive.new_empty(chunk, neurons, batch)  # s(t) as 0/1
+    early = input_drive.new_empty(chunk, neurons, batch)  # e(t), 0 where no spike
+    rise = input_drive.new_empty(chunk if record else 1, neurons, batch)  # V(t) - U(t-1)
+    drive = input_drive.new_empty(chunk, neurons, batch)  # D(t) = g I(t)
+    spikes = input_drive.new_empty(steps, batch, neurons)
     readout = new(neurons, batch)
     reset, not_late = new(neurons, batch), new(neurons, batch)
     current = new(neurons, batch)  # D(t - 1) when the step begins
-    voltage, scratch, keep = (currents.new_empty(neurons, batch) for _ in range(3))
-    threshold = currents.new_full((), params.threshold)  # a tensor: Python scalars are converted at every call
-    tiny = torch.finfo(currents.dtype).tiny
+    voltage, scratch = input_drive.new_empty(neurons, batch), input_drive.new_empty(neurons, batch)
+    threshold = input_drive.new_full((), params.threshold)  # a tensor: Python scalars are converted at every call
+    tiny = torch.finfo(input_drive.dtype).tiny
     records = []
     with one_thread():
         for c0 in range(0, steps, chunk):
@@ -91,13 +91,14 @@ def _simulate(currents: torch.Tensor, transmission, params: LIFParameters, kerne
                 t = c0 + r
                 d = torch.addmm(current, transmission.forward_matrix, rows[r * neurons:r * neurons + width],
                                 beta=alpha, out=drive[r])  # D = alpha D + g (arrivals of a(t - hi .. t - lo) ...
-                current = d.add_(currents[:, t].t())  # ... + x)
+                current = d.add_(input_drive[:, t].t())  # ... + x)
                 torch.add(d, reset, alpha=beta, out=voltage)  # V = beta U + D
                 s = torch.ge(voltage, threshold, out=fired[r])
                 rising = torch.sub(voltage, reset, out=rise[r if record else 0]).clamp_(min=tiny)
-                e = torch.sub(voltage, threshold, out=early[r]).div_(rising).clamp_(0.0, 1.0).mul_(s)
-                torch.addcmul(torch.mul(e, d, out=scratch), voltage, torch.lt(voltage, threshold, out=keep),
-                              out=reset)  # U = e D at a spike, V otherwise
+                # e: 0 without a spike (V < threshold, rise > 0), in [0, 1] at a spike
+                e = torch.sub(voltage, threshold, out=early[r]).div_(rising).clamp_(0.0, 1.0)
+                torch.addcmul(voltage, s, torch.addcmul(voltage, e, d, value=-1.0, out=scratch), value=-1.0,
+                              out=reset)  # U = V - s (V - e D): e D at a spike, V otherwise
                 torch.sub(e, not_late, out=history[hi + r])  # a(t) = e(t) + (s - e)(t - 1)
                 torch.sub(e, s, out=not_late)  # e - s = -(the part of the spike at t + 1)
             readout.view(-1).addmv_(history[hi:hi + length].view(length, -1).t(), kernel[c0:c0 + length])
