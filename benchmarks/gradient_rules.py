@@ -169,7 +169,7 @@ def draw_histograms(histograms: dict, conditions: list[str], variants: list[str]
 
     rows = [c for c in conditions if any((c, v) in histograms for v in variants)]
     fig, axes = plt.subplots(len(rows), len(variants), figsize=(3.2 * len(variants), 2.4 * len(rows)),
-                             squeeze=False, sharey=True)
+                             squeeze=False, sharex=True, sharey=True)
     top = max(float(d.max()) for d in histograms.values())
     bins = np.arange(0.0, np.ceil(top) + 1.0, 1.0)
     for i, condition in enumerate(rows):
@@ -179,6 +179,8 @@ def draw_histograms(histograms: dict, conditions: list[str], variants: list[str]
             if delays is not None:
                 ax.hist(delays, bins=bins, color="#0072B2")
                 ax.set_yscale("log")
+            else:
+                ax.text(0.5, 0.5, "not trained", transform=ax.transAxes, ha="center", fontsize=8)
             letter = chr(ord("A") + i * len(variants) + j)
             ax.set_title(f"{letter}  {condition}, {variant.replace(':', ', ')}", fontsize=8, loc="left")
             ax.set_xlabel("delay (steps)", fontsize=8)

@@ -177,6 +177,7 @@ class EventPropRecurrence(torch.autograd.Function):
                         else grad_readout.t().contiguous())
         window = _AdjointWindow(transmission, steps, batch, index, e, step_of, entry)
         events = _InputEvents(inputs, batch, steps, window.chunk)
+        density = min(1.0, 2.0 * e.numel() / max(1, steps * plane))  # activity: two entries per spike
         lo, hi = transmission.lo, transmission.hi
         width = (hi - lo + 1) * neurons
         backward_matrix = transmission.backward_matrix
@@ -207,7 +208,7 @@ class EventPropRecurrence(torch.autograd.Function):
                         state.mul_(beta).view(-1).index_add_(0, where, jump[1])
                     now, later = later, now
                 adjoint, activity = window.finish_chunk(c0, length)
-                chunk_weight, chunk_delays = transmission.gradients(activity, adjoint)
+                chunk_weight, chunk_delays = transmission.gradients(activity, adjoint, density)
                 grad_weight += chunk_weight
                 if grad_delays is not None:
                     grad_delays += chunk_delays
