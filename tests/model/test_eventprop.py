@@ -55,11 +55,22 @@ def _oracle(inputs, w_in, weight, delays, params, batch, steps):
     return reference_event_recurrence(currents, weight, delays, params)
 
 
+CORRELATIONS = {  # cost constants of `delays.correlate` that force each way of computing the chunks' correlations
+    "product": {"_NS_PRODUCT": 0.0},
+    "by_lead": {"_NS_PRODUCT": 1e9, "_NS_GATHER": 1e9},
+    "by_synapse": {"_NS_PRODUCT": 1e9, "_NS_BAG": 1e9},
+}
+
+
 @pytest.mark.parametrize("representation", [10**9, 0])  # dense and CSR lead matrices
-@pytest.mark.parametrize("kind,interpolate", [("synaptic", True), ("spatial", True), ("clamped", True),
-                                              ("none", True), ("synaptic", False)])
-def test_layer_matches_the_autograd_oracle(monkeypatch, representation, kind, interpolate):
+@pytest.mark.parametrize("kind,interpolate,method", [
+    ("synaptic", True, "product"), ("synaptic", True, "by_lead"), ("synaptic", True, "by_synapse"),
+    ("spatial", True, "product"), ("clamped", True, "by_lead"), ("none", True, "product"),
+    ("synaptic", False, "by_synapse")])
+def test_layer_matches_the_autograd_oracle(monkeypatch, representation, kind, interpolate, method):
     monkeypatch.setattr(delay_module, "_DENSE_FACTOR", representation)
+    for name, value in CORRELATIONS[method].items():
+        monkeypatch.setattr(delay_module, name, value)
     batch, steps = 3, 40
     inputs, w_in, weight, delays = _problem(1, kind)
     params = _params(interpolate=interpolate)
@@ -196,3 +207,20 @@ def test_gradient_setting_is_validated():
         settings_from_dict({"train": {"gradient": "exact"}})
     with pytest.raises(ConfigError, match="input_delays"):
         settings_from_dict({"train": {"gradient": "eventprop"}, "model": {"input_delays": True}})
+
+
+@pytest.mark.parametrize("density,method", [(0.0, "_by_lead"), (1.0, "_by_product")])
+def test_a_given_activity_density_changes_only_how_correlations_are_computed(monkeypatch, density, method):
+    """The event-based layer tells `correlate` its activity density instead of letting it sample one."""
+    g = torch.Generator().manual_seed(7)
+    activity = torch.rand(30, 3, 40, generator=g, dtype=torch.double) * (torch.rand(30, 3, 40, generator=g) < 0.1)
+    adjoint = torch.randn(40, 3, 40, generator=g, dtype=torch.double)
+    adjoint[30:] = 0.0  # as `correlate` requires: zero beyond the activity's steps
+    lead = torch.randint(1, 6, (40, 40), generator=g)
+    expected = delay_module.correlate(activity, adjoint, [lead, lead + 1])
+    used = []
+    original = getattr(delay_module, method)
+    monkeypatch.setattr(delay_module, method, lambda *args: used.append(method) or original(*args))
+    for a, b in zip(delay_module.correlate(activity, adjoint, [lead, lead + 1], density), expected):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert used == [method]

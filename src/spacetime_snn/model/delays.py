@@ -198,7 +198,8 @@ def correlate(activity: torch.Tensor, adjoint: torch.Tensor, leads: list[torch.T
     """For each lead matrix L (N_pre, N_post), C_ij = sum_{t,b} activity[t, b, i] adjoint[t + L_ij, b, j].
 
     activity (T, B, N_pre) and adjoint (T', B, N_post) are time-major, one row per step and sample; the adjoint
-    beyond its last row counts as zero (pass it followed by max(L) zero steps, contiguous, to save a padded copy).
+    beyond its last row counts as zero (pass it followed by max(L) zero steps, contiguous, to save a padded copy),
+    and its rows from T on must be zero (the dense product reads rows < T only).
     Three ways, whichever the cost constants `_NS_*` estimate cheapest: one dense product per lead in use
     (`_by_product`, independent of the activity); the same sums driven by the nonzero activity (the spikes) alone
     (`_by_lead`); or, when the delays spread over many leads, the adjoint gathered at every (event, synapse) pair
