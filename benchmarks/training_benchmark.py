@@ -18,12 +18,16 @@ model is initialised with ("init": the paper's initialisation, positions uniform
 (uniform per synapse, per axon, or positions spread so that distances reach max delay). The peer: snnTorch
 `RSynaptic` (recurrent LIF with synaptic current, all-to-all recurrent linear, no delays) driven the usual snnTorch
 way, one time step at a time (input Linear -> RSynaptic -> output Linear -> Synaptic leaky readout, no reset), same
-shapes, batch, steps, threads, input weights and loss.
+shapes, batch, steps, threads, input weights and loss. Rows "eventprop ...": the same network trained with
+`train.gradient: eventprop` (its own forward model, calibrated to the same rate; `model/eventprop.py`).
 
 Memory ("peak MB"): growth of the resident set during one training step, measured in a fresh process per variant
 (after a warm-up step on a tiny batch, peak RSS reset through /proc/self/clear_refs, VmHWM - VmRSS; glibc's mmap
 threshold pinned to 64 KiB so that freed large tensors return to the OS). It includes everything a step allocates:
-activations kept for the backward pass, gradients, temporaries. "delay MB" is the state our transmission keeps
+activations kept for the backward pass, gradients, temporaries. "saved MB": the bytes autograd keeps from the
+forward for the backward pass (besides parameters and the input batch), counted through saved-tensor hooks; "bwd MB":
+the RSS growth during the backward pass alone. The last table (full run) repeats these at several firing rates and
+two sample lengths: EventProp's saved memory should follow the number of spikes, the surrogate's T x N x B. "delay MB" is the state our transmission keeps
 because of delays: the zero padding of its forward and backward histories, 2 x hi x N x B floats (hi = longest
 lead in use, <= max delay + 2, 1 without delays); it grows with the delays actually in use, not with max delay (a
 ring buffer over max delay would hold B x N x (max delay + 3) floats whatever the delays).
@@ -52,11 +56,13 @@ import torch
 import torch.nn.functional as F
 
 TARGET_RATE = 0.03  # hidden spikes per neuron and step for the delay-free network (30 Hz at dt = 1 ms)
-TARGETS = {  # (numerator, denominator) -> maximum ratio, from the issue
+TARGETS = {  # (numerator, denominator) -> maximum ratio, from the issues
     ("spatial Dmax62", "none"): 1.5,
     ("spatial Dmax1000", "spatial Dmax62"): 1.2,
     ("none", "snnTorch RSynaptic"): 0.7,
     ("spatial Dmax62", "snnTorch RSynaptic"): 1.0,
+    ("eventprop none", "none"): 1.0,  # EventProp: no slower than the surrogate gradient
+    ("eventprop spatial Dmax62", "spatial Dmax62"): 1.0,
 }
 
 
@@ -80,14 +86,16 @@ class Variant:
     delays: str = "init"  # "init" or "spread"
     input_scale: float = 1.0
     threads: int | None = None  # None: the run's setting
+    gradient: str = "surrogate"  # ours: train.gradient
 
     @property
     def label(self) -> str:
         if self.model == "snntorch":
             return "snnTorch RSynaptic" + ("" if self.threads is None else f" {self.threads} thread")
+        rule = "eventprop " if self.gradient == "eventprop" else ""
         if self.mode == "none":
-            return "none"
-        return f"{self.mode} Dmax{self.max_delay}" + (" spread" if self.delays == "spread" else "")
+            return rule + "none"
+        return rule + f"{self.mode} Dmax{self.max_delay}" + (" spread" if self.delays == "spread" else "")
 
 
 # ---------------------------------------------------------------- inputs
@@ -126,7 +134,8 @@ def build_ours(variant: Variant):
 
     shape = variant.shape
     settings = ModelSettings(hidden=shape.hidden, delay_mode=variant.mode, max_delay_steps=variant.max_delay)
-    model = SpatialSNN(shape.inputs, shape.classes, settings, dt_ms=1.0, generator=torch.Generator().manual_seed(1))
+    model = SpatialSNN(shape.inputs, shape.classes, settings, dt_ms=1.0, generator=torch.Generator().manual_seed(1),
+                       gradient=variant.gradient)
     g = torch.Generator().manual_seed(2)
     with torch.no_grad():
         model.w_in.mul_(variant.input_scale)
@@ -192,7 +201,7 @@ class Case:
         self.variant = variant
         self.labels = labels
         shape = variant.shape
-        ours = build_ours(variant if variant.model == "ours" else replace(variant, mode="none"))
+        ours = build_ours(variant if variant.model == "ours" else replace(variant, mode="none", gradient="surrogate"))
         if variant.model == "ours":
             self.model, self.inputs = ours, inputs
         else:
@@ -244,7 +253,8 @@ class Case:
 # ---------------------------------------------------------------- calibration
 
 def calibrate_input_scale(variant: Variant, inputs: torch.Tensor, labels: torch.Tensor,
-                          bracket: tuple[float, float] = (1e-3, 1.0), iterations: int = 12) -> float:
+                          bracket: tuple[float, float] = (1e-2, 100.0), iterations: int = 14,
+                          target: float = TARGET_RATE) -> float:
     """Scale of the paper's input weights that makes this variant's hidden neurons fire at TARGET_RATE.
 
     Every variant is calibrated on its own: spread delays carry recurrent excitation beyond the sample's end, so
@@ -256,7 +266,7 @@ def calibrate_input_scale(variant: Variant, inputs: torch.Tensor, labels: torch.
         case = Case(replace(variant, input_scale=scale), inputs, labels)
         with torch.no_grad():
             _, rate = case._forward()
-        low, high = (scale, high) if float(rate) < TARGET_RATE else (low, scale)
+        low, high = (scale, high) if float(rate) < target else (low, scale)
     return math.sqrt(low * high)
 
 
@@ -270,15 +280,42 @@ def _resident_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def memory_child(spec: dict) -> dict:
-    """Peak RSS growth (MB) of one training step of the variant `spec`, in this fresh process.
+def _saved_bytes(case: "Case") -> tuple[int, "torch.Tensor", "torch.Tensor"]:
+    """Forward pass of `case` recording the tensors autograd keeps for the backward pass; returns the bytes of
+    those that are neither parameters nor the input batch (each storage once), and the logits and spikes."""
+    own = {p.untyped_storage().data_ptr() for p in case.model.parameters()}
+    if case.inputs.is_sparse:
+        own |= {case.inputs._indices().untyped_storage().data_ptr(), case.inputs._values().untyped_storage().data_ptr()}
+    else:
+        own.add(case.inputs.untyped_storage().data_ptr())
+    kept: dict[int, int] = {}
 
-    A warm-up step on a tiny batch of the same variant first loads and initialises everything (libraries, thread
-    pools, code paths) without leaving large blocks behind; then the peak RSS is reset and the real step measured.
+    def pack(tensor):
+        parts = [tensor._indices(), tensor._values()] if tensor.is_sparse else [tensor]
+        for part in parts:
+            storage = part.untyped_storage()
+            if storage.data_ptr() not in own:
+                kept[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        logits, rate = case._forward()
+    return sum(kept.values()), logits, rate
+
+
+def memory_child(spec: dict) -> dict:
+    """Memory of one training step of the variant `spec`, in this fresh process (MB).
+
+    peak_mb: peak RSS growth during a whole step (forward + backward). A warm-up step on a tiny batch of the same
+    variant first loads and initialises everything (libraries, thread pools, code paths) without leaving large
+    blocks behind; then the peak RSS is reset and the real step measured. saved_mb: what autograd keeps from the
+    forward for the backward pass, besides parameters and the input batch. backward_mb: peak RSS growth during the
+    backward pass alone (its own allocations: adjoints, gradients, temporaries), from a second step.
     """
     torch.set_num_threads(spec["threads"])
     variant = Variant(shape=Shape(**spec["shape"]), **{k: v for k, v in spec.items() if k in
-                                                          ("model", "mode", "max_delay", "delays", "input_scale")})
+                                                          ("model", "mode", "max_delay", "delays", "input_scale",
+                                                           "gradient")})
     tiny = replace(variant, shape=replace(variant.shape, batch=2, steps=20, events=40))
     Case(tiny, *shd_like_batch(tiny.shape)).step()
     case = Case(variant, *shd_like_batch(variant.shape))
@@ -289,21 +326,51 @@ def memory_child(spec: dict) -> dict:
         refs.write("5")  # reset VmHWM to the current RSS
     before = _resident_kib("VmRSS")
     case.step()
-    return {"peak_mb": (_resident_kib("VmHWM") - before) / 1024}
+    peak = (_resident_kib("VmHWM") - before) / 1024
+    case.model.zero_grad(set_to_none=True)
+    saved, logits, rate = _saved_bytes(case)
+    loss = F.cross_entropy(logits, case.labels)
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    before = _resident_kib("VmRSS")
+    loss.backward()
+    return {"peak_mb": peak, "saved_mb": saved / 2**20, "backward_mb": (_resident_kib("VmHWM") - before) / 1024,
+            "rate": float(rate)}
 
 
-def measure_memory(variant: Variant, threads: int) -> float:
+def measure_memory(variant: Variant, threads: int) -> dict:
     spec = {"shape": asdict(variant.shape), "model": variant.model, "mode": variant.mode,
             "max_delay": variant.max_delay, "delays": variant.delays, "input_scale": variant.input_scale,
-            "threads": variant.threads or threads}
+            "gradient": variant.gradient, "threads": variant.threads or threads}
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
     try:
         out = subprocess.run([sys.executable, __file__, "--memory-child", json.dumps(spec)], env=env,
                              capture_output=True, text=True, check=True, timeout=1800)
-        return json.loads(out.stdout.strip().splitlines()[-1])["peak_mb"]
+        return json.loads(out.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, OSError, ValueError, KeyError) as error:
         print(f"  memory of {variant.label} not measured: {error}", file=sys.stderr)
-        return float("nan")
+        return {"peak_mb": float("nan"), "saved_mb": float("nan"), "backward_mb": float("nan"), "rate": float("nan")}
+
+
+def memory_scaling(threads: int, shape: Shape, targets=(0.015, 0.03, 0.06), steps=(500, 1000)) -> list[dict]:
+    """Saved and backward memory of one step against the number of hidden spikes: surrogate and eventprop, spatial
+    delays (Dmax 62), at several firing rates and sample lengths; eventprop's should follow the spikes, the
+    surrogate gradient's T x N x B."""
+    rows = []
+    for gradient in ("surrogate", "eventprop"):
+        for length in steps:
+            sized = replace(shape, steps=length, events=shape.events * length // shape.steps)
+            inputs, labels = shd_like_batch(sized)
+            for target in targets:
+                variant = Variant(sized, "ours", "spatial", 62, gradient=gradient)
+                variant = replace(variant, input_scale=calibrate_input_scale(variant, inputs, labels, target=target))
+                memory = measure_memory(variant, threads)
+                spikes = memory["rate"] * length * sized.hidden * sized.batch
+                rows.append({"gradient": gradient, "steps": length, "target_rate": target, **memory,
+                             "spikes": spikes, "tnb_mb": length * sized.hidden * sized.batch * 4 / 2**20})
+                print(f"  memory scaling: {gradient} T={length} rate {memory['rate']:.4f}", flush=True)
+    return rows
 
 
 # ---------------------------------------------------------------- the run
@@ -332,6 +399,11 @@ def variants_for(shape: Shape, quick: bool, peer: bool) -> list[Variant]:
         for mode in modes:
             for max_delay in (62, 1000):
                 out.append(Variant(shape, "ours", mode, max_delay, delays))
+    # EventProp (train.gradient: eventprop) on the same layer
+    out.append(Variant(shape, "ours", "none", gradient="eventprop"))
+    out += [Variant(shape, "ours", "spatial", max_delay, gradient="eventprop") for max_delay in (62, 1000)]
+    if not quick:
+        out += [Variant(shape, "ours", mode, 62, "spread", gradient="eventprop") for mode in ("synaptic", "spatial")]
     if peer:
         out.append(Variant(shape, "snntorch"))
         out.append(Variant(shape, "snntorch", threads=1))  # immune to busy-machine stalls
@@ -394,14 +466,19 @@ def run(args) -> dict:
             "backward_s": statistics.median(backward[id(case)]),
             "inference_samples_per_s": v.shape.batch / statistics.median(inference[id(case)]),
             "hidden_rate": case.rate, "delay_state_mb": case.delay_state_mb(),
-            "peak_mb": float("nan"),
+            "peak_mb": float("nan"), "saved_mb": float("nan"), "backward_mb": float("nan"),
         })
+    scaling = []
     if not args.no_memory:
         print("measuring memory, one process per variant ...", flush=True)
         for row, case in zip(rows, cases):
-            row["peak_mb"] = measure_memory(case.variant, args.threads)
+            memory = measure_memory(case.variant, args.threads)
+            row.update({key: memory[key] for key in ("peak_mb", "saved_mb", "backward_mb")})
+        if not args.quick:
+            print("memory against the number of spikes ...", flush=True)
+            scaling = memory_scaling(args.threads, shapes[0])
     info["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    return {"machine": info, "rows": rows, "ratios": ratios(rows), "repeats": args.repeats}
+    return {"machine": info, "rows": rows, "ratios": ratios(rows), "repeats": args.repeats, "scaling": scaling}
 
 
 def ratios(rows: list[dict]) -> list[dict]:
@@ -411,7 +488,10 @@ def ratios(rows: list[dict]) -> list[dict]:
         wall = {r["variant"]: r["step_s"] for r in rows if r["shape"] == shape}
         cpu = {r["variant"]: r["step_cpu_s"] for r in rows if r["shape"] == shape}
         pairs = list(TARGETS) + [(f"spatial Dmax62", "snnTorch RSynaptic 1 thread"),
-                                 ("none", "snnTorch RSynaptic 1 thread")]
+                                 ("none", "snnTorch RSynaptic 1 thread"),
+                                 ("eventprop spatial Dmax1000", "spatial Dmax1000"),
+                                 ("eventprop synaptic Dmax62 spread", "synaptic Dmax62 spread"),
+                                 ("eventprop spatial Dmax62 spread", "spatial Dmax62 spread")]
         pairs += [(f"{m} Dmax{d}{s}", "none") for s in ("", " spread") for m in ("axonal", "synaptic", "spatial")
                   for d in (62, 1000) if (m, d, s) != ("spatial", 62, "")]
         for num, den in pairs:
@@ -432,21 +512,36 @@ def print_report(result: dict) -> None:
           f"{m.get('load_average_end')} at end")
     print(f"Median over {result['repeats']} interleaved repeats. step = forward + backward, wall clock (s); cpu = its "
           f"CPU time, all threads; inference = samples/s forward without autograd; rate = hidden spikes per neuron "
-          f"and step (Hz at dt = 1 ms); delay MB = our delay state; peak MB = RSS growth during a step.")
-    header = (f"{'shape':<26} {'variant':<28} {'step s':>7} {'cpu s':>7} {'fwd s':>7} {'bwd s':>7} {'infer/s':>8} "
-              f"{'rate %':>6} {'Hz':>4} {'delay MB':>8} {'peak MB':>8}")
+          f"and step (Hz at dt = 1 ms); delay MB = our delay state; peak MB = RSS growth during a step; saved MB = "
+          f"what autograd keeps for the backward pass (besides parameters and input); bwd MB = RSS growth during "
+          f"the backward pass. Variants 'eventprop ...': train.gradient eventprop (the others: surrogate).")
+    header = (f"{'shape':<26} {'variant':<34} {'step s':>7} {'cpu s':>7} {'fwd s':>7} {'bwd s':>7} {'infer/s':>8} "
+              f"{'rate %':>6} {'Hz':>4} {'delay MB':>8} {'peak MB':>8} {'saved MB':>8} {'bwd MB':>7}")
     print(header)
     print("-" * len(header))
     for r in result["rows"]:
-        print(f"{r['shape']:<26} {r['variant']:<28} {r['step_s']:7.3f} {r['step_cpu_s']:7.3f} {r['forward_s']:7.3f} "
+        print(f"{r['shape']:<26} {r['variant']:<34} {r['step_s']:7.3f} {r['step_cpu_s']:7.3f} {r['forward_s']:7.3f} "
               f"{r['backward_s']:7.3f} {r['inference_samples_per_s']:8.0f} {100 * r['hidden_rate']:6.2f} "
-              f"{1000 * r['hidden_rate']:4.0f} {r['delay_state_mb']:8.1f} {r['peak_mb']:8.1f}")
+              f"{1000 * r['hidden_rate']:4.0f} {r['delay_state_mb']:8.1f} {r['peak_mb']:8.1f} "
+              f"{r.get('saved_mb', float('nan')):8.1f} {r.get('backward_mb', float('nan')):7.1f}")
     print()
-    print(f"{'shape':<26} {'ratio of step times':<52} {'wall':>6} {'cpu':>6} {'target':>7}")
+    print(f"{'shape':<26} {'ratio of step times':<64} {'wall':>6} {'cpu':>6} {'target':>7}")
     for q in result["ratios"]:
         target = "" if q["target"] is None else f"<= {q['target']}"
         mark = "" if q["met"] is None else ("  met" if q["met"] else "  NOT met")
-        print(f"{q['shape']:<26} {q['ratio']:<52} {q['value']:6.2f} {q['cpu_value']:6.2f} {target:>7}{mark}")
+        print(f"{q['shape']:<26} {q['ratio']:<64} {q['value']:6.2f} {q['cpu_value']:6.2f} {target:>7}{mark}")
+    if result.get("scaling"):
+        print()
+        print("Memory of one step against the number of hidden spikes (SHD shape, spatial Dmax62, batch 32): saved "
+              "MB and bwd MB as above; T x N x B MB = one float per step, neuron and sample")
+        header = (f"{'gradient':<10} {'steps':>5} {'rate %':>6} {'spikes':>8} {'T x N x B MB':>12} {'saved MB':>8} "
+                  f"{'bwd MB':>7} {'peak MB':>8} {'saved B/spike':>13}")
+        print(header)
+        print("-" * len(header))
+        for r in result["scaling"]:
+            print(f"{r['gradient']:<10} {r['steps']:>5} {100 * r['rate']:6.2f} {r['spikes']:8.0f} {r['tnb_mb']:12.1f} "
+                  f"{r['saved_mb']:8.1f} {r['backward_mb']:7.1f} {r['peak_mb']:8.1f} "
+                  f"{r['saved_mb'] * 2**20 / max(r['spikes'], 1):13.1f}")
 
 
 def main(argv=None) -> int:

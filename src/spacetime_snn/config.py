@@ -15,6 +15,7 @@ from .errors import ConfigError
 
 DELAY_MODES = ("none", "axonal", "synaptic", "spatial")
 INTERPOLATIONS = ("linear", "round")
+GRADIENTS = ("surrogate", "eventprop")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,9 @@ class TrainSettings:
     distance_cost_moves_positions: bool = False  # authors: the cost pulls weights only
     dead_neuron_boost: float = 0.002  # added to input weights of hidden neurons silent for a whole epoch
     eval_batch_size: int = 512
+    # learning rule of the hidden layer and its forward model: "surrogate" (spikes on whole steps, surrogate-gradient
+    # BPTT) or "eventprop" (crossings interpolated within the step, exact event-based gradients, as the authors)
+    gradient: Literal["surrogate", "eventprop"] = "surrogate"
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,9 @@ def validate(settings: RunSettings) -> RunSettings:
         _check(_is_number(value) and value >= 0, f"train.spike_reg.{key}", f"{value!r}; must be a number >= 0")
     _check(isinstance(t.distance_cost_moves_positions, bool), "train.distance_cost_moves_positions",
            f"{t.distance_cost_moves_positions!r}; must be true or false")
+    _check(t.gradient in GRADIENTS, "train.gradient", f"{t.gradient!r}; allowed: {', '.join(GRADIENTS)}")
+    _check(not (t.gradient == "eventprop" and m.input_delays), "train.gradient",
+           "eventprop does not support input delays; set model.input_delays: false or train.gradient: surrogate")
     _check(_is_int(settings.seed) and settings.seed >= 0, "seed", f"{settings.seed!r}; must be an integer >= 0")
     _check(isinstance(settings.run, dict), "run",
            f"{settings.run!r}; must be a mapping of identifiers (study, condition, hidden, seed)")

@@ -139,10 +139,12 @@ class DelayedTransmission:
         return torch.addmm(base, self.backward_matrix, window, out=out)
 
     # ---- weight and delay gradients, once per backward pass ----
-    def gradients(self, activity: torch.Tensor, adjoint: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """dL/dw and dL/dd (None without delays) from the activity (T, B, N_pre) and adjoint (T, B, N_post)."""
+    def gradients(self, activity: torch.Tensor, adjoint: torch.Tensor,
+                  density: float | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """dL/dw and dL/dd (None without delays) from the activity (T, B, N_pre) and adjoint (T, B, N_post);
+        `density`: the fraction of nonzero activity if known (else estimated, see `correlate`)."""
         leads = [self.lead, self.lead + 1] if self._delay_gradient else [self.lead]
-        first, *second = correlate(activity, adjoint, leads)
+        first, *second = correlate(activity, adjoint, leads, density)
         if not self._delay_gradient:
             return first, None
         difference = second[0] - first
@@ -191,15 +193,18 @@ def _side_by_side(taps, blocks: torch.Tensor, width: int, forward: bool) -> torc
 _NS_PRODUCT, _NS_SCAN, _NS_SORT, _NS_BAG, _NS_GATHER = 0.013, 2.3, 25.0, 0.17, 1.5
 
 
-def correlate(activity: torch.Tensor, adjoint: torch.Tensor, leads: list[torch.Tensor]) -> list[torch.Tensor]:
+def correlate(activity: torch.Tensor, adjoint: torch.Tensor, leads: list[torch.Tensor],
+              density: float | None = None) -> list[torch.Tensor]:
     """For each lead matrix L (N_pre, N_post), C_ij = sum_{t,b} activity[t, b, i] adjoint[t + L_ij, b, j].
 
     activity (T, B, N_pre) and adjoint (T', B, N_post) are time-major, one row per step and sample; the adjoint
-    beyond its last row counts as zero (pass it followed by max(L) zero steps, contiguous, to save a padded copy).
+    beyond its last row counts as zero (pass it followed by max(L) zero steps, contiguous, to save a padded copy),
+    and its rows from T on must be zero (the dense product reads rows < T only).
     Three ways, whichever the cost constants `_NS_*` estimate cheapest: one dense product per lead in use
     (`_by_product`, independent of the activity); the same sums driven by the nonzero activity (the spikes) alone
     (`_by_lead`); or, when the delays spread over many leads, the adjoint gathered at every (event, synapse) pair
-    (`_by_synapse`, whatever the delays).
+    (`_by_synapse`, whatever the delays). `density`: the fraction of nonzero activity if the caller knows it (the
+    event-based layer does), else it is estimated from ~64 steps.
     """
     steps, batch, num_pre = activity.shape
     num_post = adjoint.shape[2]
@@ -208,8 +213,9 @@ def correlate(activity: torch.Tensor, adjoint: torch.Tensor, leads: list[torch.T
     product = span * num_post * _NS_PRODUCT  # costs per activity element
     if product <= _NS_SCAN:
         return _by_product(activity, adjoint, leads, first, span)
-    sample = activity[::max(1, steps // 64)]  # the density of events, estimated from ~64 steps
-    density = int(torch.count_nonzero(sample)) / max(1, sample.numel())
+    if density is None:  # the density of events, estimated from ~64 steps
+        sample = activity[::max(1, steps // 64)]
+        density = int(torch.count_nonzero(sample)) / max(1, sample.numel())
     by_lead = _NS_SCAN + density * (_NS_SORT + span * num_post * _NS_BAG)
     by_synapse = _NS_SCAN + density * (_NS_SORT + len(leads) * num_post * _NS_GATHER)
     if product <= min(by_lead, by_synapse):

@@ -7,8 +7,9 @@ import dataclasses
 import torch
 from torch import nn
 
-from ..config import ModelSettings
+from ..config import GRADIENTS, ModelSettings
 from .delays import delay_propagate
+from .eventprop import event_recurrence
 from .parameterisation import SynapticDelays, make_delays
 from .readout import readout_kernel
 from .recurrence import LIFParameters, lif_recurrence
@@ -18,14 +19,23 @@ class SpatialSNN(nn.Module):
     """The paper's network; the recurrent delay mode is a sub-module, so every condition shares this code.
 
     Weights are stored [pre, post]: w_in (C, N), w_rec (N, N), w_out (N, O). Delays are in time steps.
+    `gradient` (train.gradient) picks the hidden layer's learning rule and, with it, its forward model:
+    "surrogate" (spikes on whole steps, surrogate-gradient BPTT, `recurrence`) or "eventprop" (threshold crossings
+    interpolated within the step, exact event-based gradients, `eventprop`); everything else is shared.
     """
 
     def __init__(self, num_inputs: int, num_outputs: int, settings: ModelSettings, dt_ms: float,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, gradient: str = "surrogate"):
         super().__init__()
+        if gradient not in GRADIENTS:
+            raise ValueError(f"unknown gradient {gradient!r}; allowed: {', '.join(GRADIENTS)}")
+        if gradient == "eventprop" and settings.input_delays:
+            raise ValueError("input delays are not supported with the eventprop gradient (train.gradient); "
+                             "set model.input_delays: false or train.gradient: surrogate")
         init = settings.init
         n = settings.hidden
         self.settings = settings
+        self.gradient = gradient
         self.lif = LIFParameters(tau_mem_ms=settings.tau_mem_ms, tau_syn_ms=settings.tau_syn_ms, dt_ms=dt_ms,
                                  threshold=settings.threshold, surrogate_slope=settings.surrogate_slope,
                                  max_delay=settings.max_delay_steps,
@@ -71,13 +81,17 @@ class SpatialSNN(nn.Module):
     def forward(self, inputs: torch.Tensor, batch_size: int, num_steps: int,
                 recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits (B, O) and hidden spikes (B, T, N); `recurrent_mask` (N, N) zeroes pruned synapses."""
-        currents = self.input_currents(inputs, batch_size, num_steps)
         w_rec = self.w_rec if recurrent_mask is None else self.w_rec * recurrent_mask
-        spikes = lif_recurrence(currents, w_rec, self.recurrent_delays(), self.lif)
         kernel = torch.as_tensor(readout_kernel(num_steps, self.lif.tau_mem_ms, self.lif.tau_syn_ms, self.lif.dt_ms,
-                                                self.lif.gain), dtype=spikes.dtype, device=spikes.device)
-        logits = torch.einsum("t,btn->bn", kernel, spikes) @ self.w_out
-        return logits, spikes
+                                                self.lif.gain), dtype=w_rec.dtype, device=w_rec.device)
+        if self.gradient == "eventprop":  # the readout's input, sum_t kernel(t) a(t), comes from the layer itself
+            spikes, drive = event_recurrence(inputs, batch_size, num_steps, self.w_in, w_rec, self.recurrent_delays(),
+                                             kernel, self.lif)
+        else:
+            currents = self.input_currents(inputs, batch_size, num_steps)
+            spikes = lif_recurrence(currents, w_rec, self.recurrent_delays(), self.lif)
+            drive = torch.einsum("t,btn->bn", kernel, spikes)
+        return drive @ self.w_out, spikes
 
     def recurrent_trainable_count(self) -> int:
         """Trainable parameters of the recurrent layer, as the paper counts them (weights + delay parameters)."""

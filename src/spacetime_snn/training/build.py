@@ -28,7 +28,8 @@ def load_data(settings: RunSettings, cache_dir: str | Path | None = None) -> tup
 def build_model(settings: RunSettings, num_inputs: int, num_outputs: int) -> SpatialSNN:
     """A freshly initialised model, deterministic in the run's seed."""
     generator = torch.Generator().manual_seed(settings.seed)
-    return SpatialSNN(num_inputs, num_outputs, settings.model, settings.data.dt_ms, generator=generator)
+    return SpatialSNN(num_inputs, num_outputs, settings.model, settings.data.dt_ms, generator=generator,
+                      gradient=settings.train.gradient)
 
 
 def model_from_file(saved: dict[str, Any]) -> SpatialSNN:
