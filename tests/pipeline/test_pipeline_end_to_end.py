@@ -69,7 +69,7 @@ def test_aggregated_tables_hold_one_block_per_run(ci_run) -> None:
     main = grid(config, "main")
     accuracy = pd.read_csv(aggregated / "accuracy.csv")
     assert set(IDENTIFIERS) <= set(accuracy.columns) and set(accuracy["study"]) == {"ci"}
-    assert len(accuracy) == len(main | grid(config, "architecture")) == 7
+    assert len(accuracy) == len(main | grid(config, "architecture")) == 8
     assert accuracy["test_accuracy"].between(0, 1).all()
     for table in ("training_dynamics", "final_metrics", "control_metrics", "delay_histogram", "pruned_graph",
                   "pruning"):

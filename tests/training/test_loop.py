@@ -104,7 +104,12 @@ def test_cli_train_and_prune(tiny_settings, tmp_path):
     assert main(["prune", "--run-dir", str(tmp_path / "run"), "--magnitude-keep", "1.0", "0.5",
                  "--length-remove", "0.0", "0.3", "--out", str(out)]) == 0
     table = pd.read_csv(out)
-    assert set(table["kind"]) == {"magnitude", "length"} and len(table) == 4
+    assert set(table["kind"]) == {"magnitude", "length", "random"} and len(table) == 5
+    # The geometry-only control removes as many connections as length pruning, at each nonzero fraction.
+    random = table.query("kind == 'random'")
+    assert list(random["fraction_removed"]) == [0.3]
+    assert random["connections"].item() == table.query("kind == 'length' and fraction_removed == 0.3")[
+        "connections"].item()
     full = table.query("kind == 'magnitude' and fraction_removed == 0")["connections"].item()
     half = table.query("kind == 'magnitude' and fraction_removed == 0.5")["connections"].item()
     assert half == full // 2

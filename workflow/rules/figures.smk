@@ -1,7 +1,7 @@
 # Aggregation, figures and Table 1. A figure depends only on the aggregated CSVs it draws, so
 # `snakemake results/<study>/figures/fig3.pdf` trains and analyses only what Fig. 3 needs.
 #
-# All four are small (seconds, one CPU) and come at the end of the DAG: under SLURM they run on the submitting
+# All of these are small (seconds, one CPU) and come at the end of the DAG: under SLURM they run on the submitting
 # machine instead of waiting in the queue for a node.
 
 localrules:
@@ -9,6 +9,7 @@ localrules:
     aggregate_accuracy,
     figure,
     table,
+    claims,
 
 
 rule aggregate:
