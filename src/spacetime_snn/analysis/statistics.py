@@ -255,18 +255,30 @@ def _untestable(n: str, effect: float = math.nan, low: float = math.nan, high: f
     return Outcome(effect, low, high, math.nan, n, UNTESTABLE)
 
 
-def compare_groups(a, b, *, direction: str, settings: TestSettings) -> Outcome:
-    """Directional two-sample comparison of runs a and b (claim: mean(a) - mean(b) has the sign `direction`)."""
+def _two_groups(a, b, settings: TestSettings) -> tuple[np.ndarray, np.ndarray, Outcome]:
+    """Runs a and b without NaNs, and their effect and interval as an Outcome that is `untestable` until a test
+    gives it a verdict (it stays so when no run is left or no p <= alpha is attainable with this many runs)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     n = f"{a.size} vs {b.size}"
     if a.size == 0 or b.size == 0:
-        return _untestable(n)
+        return a, b, _untestable(n)
     effect = float(effect_size(a, b))
     low, high = bootstrap_interval(a, b, level=settings.level, resamples=settings.resamples, seed=settings.seed)
-    if attainable_p(a.size, b.size, max_exact=settings.max_exact,
-                    permutations=settings.permutations) > settings.alpha:
-        return _untestable(n, effect, float(low), float(high))
+    return a, b, _untestable(n, effect, float(low), float(high))
+
+
+def _testable(a, b, settings: TestSettings) -> bool:
+    return (a.size > 0 and b.size > 0 and attainable_p(a.size, b.size, max_exact=settings.max_exact,
+                                                       permutations=settings.permutations) <= settings.alpha)
+
+
+def compare_groups(a, b, *, direction: str, settings: TestSettings) -> Outcome:
+    """Directional two-sample comparison of runs a and b (claim: mean(a) - mean(b) has the sign `direction`)."""
+    a, b, outcome = _two_groups(a, b, settings)
+    if not _testable(a, b, settings):
+        return outcome
+    effect, low, high, n = outcome.effect, outcome.ci_low, outcome.ci_high, outcome.n
     opposite = "less" if direction == "greater" else "greater"
     p = float(permutation_p(a, b, direction, **settings.test_options))
     p_opposite = float(permutation_p(a, b, opposite, **settings.test_options))
@@ -294,16 +306,10 @@ def compare_paired(d, *, direction: str, settings: TestSettings) -> Outcome:
 
 def compare_equivalent(a, b, *, margin: float, settings: TestSettings) -> Outcome:
     """Equivalence of runs a and b within +- margin (TOST)."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    n = f"{a.size} vs {b.size}"
-    if a.size == 0 or b.size == 0:
-        return _untestable(n)
-    effect = float(effect_size(a, b))
-    low, high = bootstrap_interval(a, b, level=settings.level, resamples=settings.resamples, seed=settings.seed)
-    if attainable_p(a.size, b.size, max_exact=settings.max_exact,
-                    permutations=settings.permutations) > settings.alpha:
-        return _untestable(n, effect, float(low), float(high))
+    a, b, outcome = _two_groups(a, b, settings)
+    if not _testable(a, b, settings):
+        return outcome
+    effect, low, high, n = outcome.effect, outcome.ci_low, outcome.ci_high, outcome.n
     p = float(tost_p(a, b, margin, **settings.test_options))
     verdict = equivalence_verdict(low, high, p, margin=margin, alpha=settings.alpha)
     return Outcome(effect, float(low), float(high), p, n, str(verdict))
