@@ -101,6 +101,7 @@ class Trainer:
         self.best: dict[str, Any] = {"score": -1.0, "epoch": 0, "state": None, "row": None}
         self.stale_epochs = 0
         self.finished = False
+        self._rate_warned = False  # warned that training drove the hidden rate out of its starting window
 
     # ---- state ----
     def _state(self) -> dict[str, Any]:
@@ -230,9 +231,23 @@ class Trainer:
                              or self.epoch >= train.epochs)
             run_io.save_checkpoint(self.run_dir, self._state())
             self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+            self._warn_if_rate_left_window(row)
             if on_epoch_end is not None:
                 on_epoch_end(self.epoch, row)
         return self._write_outputs()
+
+    def _warn_if_rate_left_window(self, row: dict[str, Any]) -> None:
+        """Say once per attempt when training drives the hidden rate out of the window it started in (e.g.
+        runaway recurrent excitation): the run goes on, its log names the epoch."""
+        window = self.settings.model.init.rate_window_hz
+        if window is None or self._rate_warned:
+            return
+        low, high = window
+        if not low <= row["spike_rate_hz"] <= high:
+            self._rate_warned = True
+            self.log(f"warning: epoch {row['epoch']}: the hidden rate is {row['spike_rate_hz']:.3g} Hz, outside "
+                     f"model.init.rate_window_hz [{low:g}, {high:g}] Hz that the run started in; the spike "
+                     f"regulariser (train.spike_reg) is what holds the rate during training")
 
     def _write_outputs(self) -> dict[str, Any]:
         """The selected model and the run's records; written last, each atomically, so all or none look done."""
