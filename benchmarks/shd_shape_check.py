@@ -14,8 +14,9 @@ the demo's three deviations, see its header). Both train with batch 32 and test 
 scales SHD's augmentation to the set (shift 40 channels, 600 blends). Every other setting is the protocol's, per
 condition; `--set` adds dotted overrides (YAML values), e.g. `--set train.gradient=eventprop`.
 
-Each run is one `spacetime-snn train` (nice 10, one thread) in results/shd_shape_check/TASK/PROTOCOL/h<hidden>/
-<condition>/s<seed>/; finished runs are reused. The report: per run the hidden rate at epoch 0 (after the rate
+Each run is one `spacetime-snn train` (nice 10, one thread) in
+results/shd_shape_check/TASK/PROTOCOL/h<hidden>[_<each --set item>]/<condition>/s<seed>/; finished runs are
+reused. The report: per run the hidden rate at epoch 0 (after the rate
 calibration) and at the last epoch, the selected epoch, epochs run, training and test accuracy at the selected
 epoch; per condition the mean and sd over seeds.
 """
@@ -121,7 +122,9 @@ def main() -> None:
     args = parser.parse_args()
 
     overrides = dotted(args.set + ([f"train.epochs={args.epochs}"] if args.epochs else []))
-    runs = [(condition, seed, OUT / args.task / args.protocol / f"h{args.hidden}" / condition / f"s{seed}")
+    # One folder per hidden size and set of overrides, e.g. h64_train.gradient=eventprop
+    variant = f"h{args.hidden}" + "".join(f"_{item.replace('/', '-')}" for item in args.set)
+    runs = [(condition, seed, OUT / args.task / args.protocol / variant / condition / f"s{seed}")
             for condition in args.conditions for seed in args.seeds]
     if not args.report_only:
         ensure_data(args.task)
