@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gradient_rules import _env, dotted, train  # noqa: E402  (one runner for both benchmarks)
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "shd_shape_check"
@@ -47,22 +49,8 @@ PROTOCOLS = {
 }
 
 
-def _env() -> dict:
-    return dict(os.environ, PYTHONPATH=str(ROOT / "src"))
 
 
-def dotted(assignments: list[str]) -> dict:
-    import yaml
-
-    out: dict = {}
-    for item in assignments:
-        key, _, value = item.partition("=")
-        node = out
-        *parents, leaf = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
-    return out
 
 
 def settings_for(task: str, protocol: str, condition: str, hidden: int, seed: int, overrides: dict) -> dict:
@@ -88,15 +76,6 @@ def ensure_data(task: str) -> None:
                         *TASKS[task]], check=True, env=_env())
 
 
-def train(directory: Path, settings: dict) -> None:
-    if (directory / "summary.json").exists():
-        return
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "settings.json").write_text(json.dumps(settings, indent=1))
-    with open(directory / "train.log", "a") as log:
-        subprocess.run(["nice", "-n", "10", sys.executable, "-m", "spacetime_snn", "train", "--settings",
-                        f"@{directory / 'settings.json'}", "--out", str(directory), "--threads", "1"],
-                       check=True, stdout=log, stderr=subprocess.STDOUT, env=_env())
 
 
 def run_row(directory: Path, condition: str, seed: int) -> dict:
