@@ -255,28 +255,25 @@ def _untestable(n: str, effect: float = math.nan, low: float = math.nan, high: f
     return Outcome(effect, low, high, math.nan, n, UNTESTABLE)
 
 
-def _two_groups(a, b, settings: TestSettings) -> tuple[np.ndarray, np.ndarray, Outcome]:
-    """Runs a and b without NaNs, and their effect and interval as an Outcome that is `untestable` until a test
-    gives it a verdict (it stays so when no run is left or no p <= alpha is attainable with this many runs)."""
+def _two_groups(a, b, settings: TestSettings) -> tuple[np.ndarray, np.ndarray, Outcome, bool]:
+    """Runs a and b without NaNs; their effect and interval as an `untestable` Outcome, for a test to give a verdict;
+    and whether one can (a run left on each side, and some p <= alpha attainable with this many runs)."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     n = f"{a.size} vs {b.size}"
     if a.size == 0 or b.size == 0:
-        return a, b, _untestable(n)
+        return a, b, _untestable(n), False
     effect = float(effect_size(a, b))
     low, high = bootstrap_interval(a, b, level=settings.level, resamples=settings.resamples, seed=settings.seed)
-    return a, b, _untestable(n, effect, float(low), float(high))
-
-
-def _testable(a, b, settings: TestSettings) -> bool:
-    return (a.size > 0 and b.size > 0 and attainable_p(a.size, b.size, max_exact=settings.max_exact,
-                                                       permutations=settings.permutations) <= settings.alpha)
+    testable = attainable_p(a.size, b.size, max_exact=settings.max_exact,
+                            permutations=settings.permutations) <= settings.alpha
+    return a, b, _untestable(n, effect, float(low), float(high)), testable
 
 
 def compare_groups(a, b, *, direction: str, settings: TestSettings) -> Outcome:
     """Directional two-sample comparison of runs a and b (claim: mean(a) - mean(b) has the sign `direction`)."""
-    a, b, outcome = _two_groups(a, b, settings)
-    if not _testable(a, b, settings):
+    a, b, outcome, testable = _two_groups(a, b, settings)
+    if not testable:
         return outcome
     effect, low, high, n = outcome.effect, outcome.ci_low, outcome.ci_high, outcome.n
     opposite = "less" if direction == "greater" else "greater"
@@ -306,8 +303,8 @@ def compare_paired(d, *, direction: str, settings: TestSettings) -> Outcome:
 
 def compare_equivalent(a, b, *, margin: float, settings: TestSettings) -> Outcome:
     """Equivalence of runs a and b within +- margin (TOST)."""
-    a, b, outcome = _two_groups(a, b, settings)
-    if not _testable(a, b, settings):
+    a, b, outcome, testable = _two_groups(a, b, settings)
+    if not testable:
         return outcome
     effect, low, high, n = outcome.effect, outcome.ci_low, outcome.ci_high, outcome.n
     p = float(tost_p(a, b, margin, **settings.test_options))
