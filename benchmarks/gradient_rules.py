@@ -99,6 +99,10 @@ def _env() -> dict:
 
 
 def train(directory: Path, settings: dict) -> None:
+    saved = directory / "settings.json"
+    if saved.exists() and json.loads(saved.read_text()) != json.loads(json.dumps(settings)):
+        sys.exit(f"{directory} holds a run with other settings (the config changed since it ran); remove it "
+                 f"(rm -r '{directory}') or name this variant with --set")
     if (directory / "summary.json").exists():
         return
     directory.mkdir(parents=True, exist_ok=True)

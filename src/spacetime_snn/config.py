@@ -43,7 +43,8 @@ class InitSettings:
     w_out_std: float = 0.03
     position_range: float = 1.0  # positions start Uniform[-r, r]^D (delay units = time steps)
     # Initial mean hidden rate (Hz) to start in; outside it the input weights are rescaled (training/calibration.py).
-    rate_window_hz: list[float] | None = field(default_factory=lambda: [1.0, 100.0])
+    rate_window_hz: list[float] | None = field(default_factory=lambda: [10.0, 100.0])
+    logit_sd: float | None = 1.0  # ours: the readout's gain is set so the untrained logits lie this far apart
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,11 @@ class TrainSettings:
     # learning rule of the hidden layer and its forward model: "surrogate" (spikes on whole steps, surrogate-gradient
     # BPTT) or "eventprop" (crossings interpolated within the step, exact event-based gradients, as the authors)
     gradient: Literal["surrogate", "eventprop"] = "surrogate"
+    # ours: what the surrogate gradient replaces in every condition when it trains (None keeps the condition's
+    # own, the authors' EventProp values; docs/fidelity.md row 17b has the measurements): a regulariser that holds
+    # the rate, and fractional delays, whose gradient is the forward pass's own
+    surrogate_spike_reg: SpikeRegSettings | None = None
+    surrogate_delay_interpolation: Literal["linear", "round"] | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +123,8 @@ def _build(cls, values: Any, prefix: str):
     kwargs = {}
     for name, value in values.items():
         nested = _NESTED.get((cls, name))
-        kwargs[name] = _build(nested, value, f"{prefix}.{name}" if prefix else name) if nested else value
+        build = nested is not None and value is not None  # None: an optional block left out (null)
+        kwargs[name] = _build(nested, value, f"{prefix}.{name}" if prefix else name) if build else value
     return cls(**kwargs)
 
 
@@ -125,6 +132,7 @@ _NESTED = {
     (DataSettings, "augment"): AugmentSettings,
     (ModelSettings, "init"): InitSettings,
     (TrainSettings, "spike_reg"): SpikeRegSettings,
+    (TrainSettings, "surrogate_spike_reg"): SpikeRegSettings,
     (RunSettings, "data"): DataSettings,
     (RunSettings, "model"): ModelSettings,
     (RunSettings, "train"): TrainSettings,
@@ -188,6 +196,8 @@ def validate(settings: RunSettings) -> RunSettings:
     _check(window is None or (isinstance(window, (list, tuple)) and len(window) == 2
                               and all(_is_number(v) for v in window) and 0 <= window[0] < window[1]),
            "model.init.rate_window_hz", f"{window!r}; must be null or [low, high] in Hz with 0 <= low < high"),
+    _check(m.init.logit_sd is None or (_is_number(m.init.logit_sd) and m.init.logit_sd > 0), "model.init.logit_sd",
+           f"{m.init.logit_sd!r}; must be null or a number > 0")
     for key in ("epochs", "batch_size", "eval_batch_size"):
         value = getattr(t, key)
         _check(_is_int(value) and value >= 1, f"train.{key}", f"{value!r}; must be an integer >= 1")
@@ -202,8 +212,11 @@ def validate(settings: RunSettings) -> RunSettings:
     for key in ("l1", "distance_cost", "dead_neuron_boost"):
         value = getattr(t, key)
         _check(_is_number(value) and value >= 0, f"train.{key}", f"{value!r}; must be a number >= 0")
-    for key, value in dataclasses.asdict(t.spike_reg).items():
-        _check(_is_number(value) and value >= 0, f"train.spike_reg.{key}", f"{value!r}; must be a number >= 0")
+    for block in ("spike_reg", "surrogate_spike_reg"):
+        for key, value in dataclasses.asdict(getattr(t, block) or SpikeRegSettings()).items():
+            _check(_is_number(value) and value >= 0, f"train.{block}.{key}", f"{value!r}; must be a number >= 0")
+    _check(t.surrogate_delay_interpolation in (None, *INTERPOLATIONS), "train.surrogate_delay_interpolation",
+           f"{t.surrogate_delay_interpolation!r}; allowed: null, {', '.join(INTERPOLATIONS)}")
     _check(isinstance(t.distance_cost_moves_positions, bool), "train.distance_cost_moves_positions",
            f"{t.distance_cost_moves_positions!r}; must be true or false")
     _check(t.gradient in GRADIENTS, "train.gradient", f"{t.gradient!r}; allowed: {', '.join(GRADIENTS)}")
@@ -216,8 +229,23 @@ def validate(settings: RunSettings) -> RunSettings:
 
 
 def settings_from_dict(values: dict[str, Any]) -> RunSettings:
-    """Build and validate RunSettings from a (possibly partial) nested dict; missing keys take defaults."""
-    return validate(_build(RunSettings, values, ""))
+    """Build and validate RunSettings from a (possibly partial) nested dict; missing keys take defaults; the
+    surrogate gradient's replacements are applied (`rule_settings`)."""
+    return rule_settings(validate(_build(RunSettings, values, "")))
+
+
+def rule_settings(settings: RunSettings) -> RunSettings:
+    """The settings the learning rule trains with: under the surrogate gradient, `train.surrogate_spike_reg` and
+    `train.surrogate_delay_interpolation` replace the condition's regulariser and delay interpolation (both
+    are set for EventProp by the authors); unchanged under EventProp or when they are None. Idempotent."""
+    train, model = settings.train, settings.model
+    if train.gradient != "surrogate":
+        return settings
+    if train.surrogate_spike_reg is not None:
+        train = dataclasses.replace(train, spike_reg=train.surrogate_spike_reg)
+    if train.surrogate_delay_interpolation is not None:
+        model = dataclasses.replace(model, delay_interpolation=train.surrogate_delay_interpolation)
+    return dataclasses.replace(settings, train=train, model=model)
 
 
 def dt_warnings(settings: RunSettings, num_steps: int | None = None) -> list[str]:

@@ -177,6 +177,27 @@ def test_by_hidden_applies_the_authors_per_size_settings(config) -> None:
     assert study.run_settings(config, "spatial4d", 128, 0)["model"]["dims"] == 4
 
 
+def test_surrogate_gradient_replaces_the_eventprop_regulariser_and_rounded_delays(config) -> None:
+    """docs/fidelity.md row 17b: under the surrogate gradient every condition trains with train.surrogate_*;
+    under EventProp, or with them null, each condition keeps the authors' k_reg and rounded delays."""
+    from spacetime_snn.config import settings_from_dict
+
+    raw = study.run_settings(config, "synaptic", 128, 0)
+    assert raw["train"]["spike_reg"]["upper_strength"] == 5e-11 and raw["model"]["delay_interpolation"] == "round"
+    surrogate = settings_from_dict(raw)
+    assert surrogate.train.gradient == "surrogate"
+    assert surrogate.train.spike_reg == surrogate.train.surrogate_spike_reg
+    assert surrogate.train.spike_reg.target == config["train"]["surrogate_spike_reg"]["target"]
+    assert surrogate.model.delay_interpolation == "linear"
+    assert settings_from_dict(surrogate.to_dict()) == surrogate  # resolving twice changes nothing
+
+    eventprop = settings_from_dict(study.deep_merge(raw, {"train": {"gradient": "eventprop"}}))
+    assert eventprop.train.spike_reg.upper_strength == 5e-11 and eventprop.model.delay_interpolation == "round"
+    kept = settings_from_dict(study.deep_merge(raw, {"train": {"surrogate_spike_reg": None,
+                                                               "surrogate_delay_interpolation": None}}))
+    assert kept.train.spike_reg.upper_strength == 5e-11 and kept.model.delay_interpolation == "round"
+
+
 def test_paper_v2_sweeps_one_lambda_for_all_three_conditions(schema) -> None:
     v2 = study.check_config(load_config("configs/paper_v2.yaml"), schema)
     assert v2["model"]["max_delay_steps"] == 1000

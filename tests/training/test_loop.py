@@ -127,10 +127,10 @@ def test_cli_reports_bad_settings(capsys, tmp_path):
 
 def test_a_rate_driven_out_of_the_starting_window_is_warned_about_once(tiny_settings, tmp_path):
     lines: list[str] = []
-    trainer = Trainer(tiny_settings(), tmp_path, log=lines.append)  # rate_window_hz: [1, 100] by default
+    trainer = Trainer(tiny_settings(), tmp_path, log=lines.append)  # rate_window_hz: [10, 100] by default
     trainer._warn_if_rate_left_window({"epoch": 1, "spike_rate_hz": 40.0})
     assert lines == []
     trainer._warn_if_rate_left_window({"epoch": 2, "spike_rate_hz": 285.0})
     trainer._warn_if_rate_left_window({"epoch": 3, "spike_rate_hz": 290.0})
     assert len(lines) == 1 and lines[0].startswith("warning: epoch 2: the hidden rate is 285 Hz, outside "
-                                                   "model.init.rate_window_hz [1, 100] Hz")
+                                                   "model.init.rate_window_hz [10, 100] Hz")

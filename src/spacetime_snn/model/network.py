@@ -49,6 +49,8 @@ class SpatialSNN(nn.Module):
         self.input_delays = (SynapticDelays(num_inputs, settings.max_delay_steps, num_post=n)
                              if settings.input_delays else None)
         self.register_buffer("gain_scale", torch.ones((), dtype=torch.float64))
+        self.register_buffer("readout_scale", torch.ones((), dtype=torch.float64))
+        self._register_load_state_dict_pre_hook(_default_readout_scale)
         self.register_load_state_dict_post_hook(lambda module, _: module._apply_gain_scale())
 
     def set_gain_scale(self, scale: float) -> None:
@@ -57,6 +59,11 @@ class SpatialSNN(nn.Module):
         authors' initialisation and units. Set once, before training, by the rate calibration."""
         self.gain_scale.fill_(scale)
         self._apply_gain_scale()
+
+    def set_readout_scale(self, scale: float) -> None:
+        """Multiply the readout's gain by `scale` on top of the gain scale: the same as the output weights and,
+        under Adam, their learning rate multiplied by it. Set once, before training, by the logit calibration."""
+        self.readout_scale.fill_(scale)
 
     def _apply_gain_scale(self) -> None:
         self.lif = dataclasses.replace(self.lif, gain_scale=float(self.gain_scale))
@@ -84,6 +91,7 @@ class SpatialSNN(nn.Module):
         w_rec = self.w_rec if recurrent_mask is None else self.w_rec * recurrent_mask
         kernel = torch.as_tensor(readout_kernel(num_steps, self.lif.tau_mem_ms, self.lif.tau_syn_ms, self.lif.dt_ms,
                                                 self.lif.gain), dtype=w_rec.dtype, device=w_rec.device)
+        kernel = kernel * self.readout_scale.to(kernel.dtype)
         if self.gradient == "eventprop":  # the readout's input, sum_t kernel(t) a(t), comes from the layer itself
             spikes, drive = event_recurrence(inputs, batch_size, num_steps, self.w_in, w_rec, self.recurrent_delays(),
                                              kernel, self.lif)
@@ -99,3 +107,8 @@ class SpatialSNN(nn.Module):
 
     def trainable_count(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def _default_readout_scale(state_dict, prefix, *_args) -> None:
+    """Models saved before the logit calibration existed have no readout scale: theirs was 1."""
+    state_dict.setdefault(prefix + "readout_scale", torch.ones((), dtype=torch.float64))

@@ -82,3 +82,42 @@ def calibrate_gain(model: SpatialSNN, dataset: SpikeDataset, window_hz: tuple[fl
         f"gain of every layer is scaled by {scale:.4g} (the same as every weight and its learning rate scaled by "
         f"it) -> {calibrated:.3g} Hz; rate_window_hz: null keeps the authors' network as it is")
     return scale
+
+
+@torch.no_grad()
+def logit_spread(model: SpatialSNN, dataset: SpikeDataset, samples: int = CALIBRATION_SAMPLES,
+                 device: torch.device | str = "cpu") -> float:
+    """How far apart the untrained logits lie: the root mean square over the first `samples` samples and the
+    classes of each sample's logits minus their mean (what the softmax sees)."""
+    subset = dataset.subset(range(min(samples, len(dataset))))
+    squares, count = 0.0, 0
+    for batch in iterate_batches(subset, len(subset), shuffle=False, device=device):
+        logits, _ = model(batch.inputs, batch.batch_size, batch.num_steps)
+        centred = logits - logits.mean(dim=1, keepdim=True)
+        squares += float(centred.pow(2).sum())
+        count += centred.numel()
+    return math.sqrt(squares / count) if count else 0.0
+
+
+@torch.no_grad()
+def calibrate_readout(model: SpatialSNN, dataset: SpikeDataset, logit_sd: float,
+                      device: torch.device | str = "cpu", log: Callable[[str], None] = print) -> float:
+    """Scale the readout's gain so that the untrained logits lie `logit_sd` apart (`logit_spread`); returns the
+    scale (1.0 when the hidden layer is silent, so that nothing reaches the readout).
+
+    Why: the authors' readout (output weights Normal(0, 0.03) under mlGeNN's input scaling, averaged over
+    T = 1,000 steps) starts with logits ~0.04 apart, so the softmax is flat and the cross-entropy barely tells
+    the classes apart until Adam has grown the output weights ~25-fold, ~10^3 steps at lr 1e-3: the authors'
+    runs have ~10^4, a short run has not. Logits are linear in the readout's gain, so one measurement sets it;
+    the scale is the same as the output weights and their learning rate multiplied by it."""
+    spread = logit_spread(model, dataset, device=device)
+    if spread == 0.0:
+        log("warning: the untrained logits are all equal (no hidden spikes reach the readout); the readout is "
+            "kept as initialised")
+        return 1.0
+    scale = logit_sd / spread
+    model.set_readout_scale(scale)
+    log(f"untrained logits lie {spread:.3g} apart: the readout's gain is scaled by {scale:.4g} (the same as the "
+        f"output weights and their learning rate scaled by it) -> {logit_sd:g} (model.init.logit_sd); null "
+        f"keeps the authors' readout")
+    return scale

@@ -24,7 +24,7 @@ from ..errors import DivergenceError
 from ..model.network import SpatialSNN
 from . import run_io
 from .build import build_model, load_data
-from .calibration import calibrate_gain
+from .calibration import calibrate_gain, calibrate_readout
 from .evaluate import evaluate, measure
 from .objective import loss_terms
 
@@ -172,6 +172,20 @@ class Trainer:
         return {"loss": total_loss / seen, "train_accuracy": correct / seen,
                 "spike_rate_hz": float(spike_count.sum()) / (seconds_of_data * spike_count.numel())}
 
+    def _log_rule_settings(self) -> None:
+        """Say when the surrogate gradient trains with other settings than the condition's (config.rule_settings)."""
+        train = self.settings.train
+        if train.gradient != "surrogate":
+            return
+        if train.surrogate_spike_reg is not None:
+            reg = train.spike_reg
+            self.log(f"surrogate gradient: spike regulariser k = {reg.upper_strength:g} / {reg.lower_strength:g} "
+                     f"towards {reg.target:g} spikes per neuron and sample (train.surrogate_spike_reg) in place of "
+                     f"the condition's; null keeps it")
+        if train.surrogate_delay_interpolation is not None:
+            self.log(f"surrogate gradient: {self.settings.model.delay_interpolation} delay interpolation "
+                     f"(train.surrogate_delay_interpolation); null keeps model.delay_interpolation")
+
     def _initial_row(self) -> dict[str, Any]:
         """Epoch 0 of the log: the untrained network's test accuracy and hidden firing rate (on the test set)."""
         start = time.perf_counter()
@@ -209,9 +223,13 @@ class Trainer:
             self._restore(state)
             self.log(f"resumed {self.run_dir} after epoch {self.epoch}")
         else:
+            self._log_rule_settings()
             window = self.settings.model.init.rate_window_hz
             if window is not None:
                 calibrate_gain(self.model, self.train_set, tuple(window), device=self.device, log=self.log)
+            if self.settings.model.init.logit_sd is not None:
+                calibrate_readout(self.model, self.train_set, self.settings.model.init.logit_sd, device=self.device,
+                                  log=self.log)
             self._record_snapshot()  # epoch 0: the initialisation
             self.rows.append(self._initial_row())
         train = self.settings.train
