@@ -77,7 +77,8 @@ def settings_for(task: str, condition: str, seed: int, variant: str, overrides: 
     gradient, interpolation = variant.split(":")
     settings = study.deep_merge(settings, {"data": {"root": str(ROOT / TASKS[task]["root"])},
                                            "model": {"delay_interpolation": interpolation},
-                                           "train": {"gradient": gradient}})
+                                           # the variant's interpolation holds under both rules
+                                           "train": {"gradient": gradient, "surrogate_delay_interpolation": None}})
     settings = study.deep_merge(settings, overrides)
     settings["run"] = {**settings["run"], "study": f"gradient_rules-{task}", "condition": condition}
     return settings

@@ -261,7 +261,7 @@ def dt_warnings(settings: RunSettings, num_steps: int | None = None) -> list[str
     dt = d.dt_ms
     found = []
     if not m.scale_input and dt != 1.0:
-        calibrated = ("; the start-up calibration (model.init.rate_window_hz) then rescales every layer's gain to "
+        calibrated = ("; the start-up calibration (model.init.rate_window_hz) then rescales the input gain to "
                       "bring the rate into its window, so the run starts at a sane rate, but with other effective "
                       "weights and learning rates than at 1 ms" if m.init.rate_window_hz else "")
         found.append(f"data.dt_ms = {dt:g} with model.scale_input: false: the input gain is 1 per step, so the "

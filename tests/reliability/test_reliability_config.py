@@ -101,7 +101,7 @@ DT_CASES = {  # id: (settings override, texts of the warning)
     "dt-0.1-unscaled": ({"data": {"dt_ms": 0.1}, "model": {"scale_input": False}, "train": {"epochs": 1}},
                         ["warning: data.dt_ms = 0.1 with model.scale_input: false: the input gain is 1 per step, "
                          "so the same weights drive the neurons ~10x as hard per ms as at 1 ms; the start-up "
-                         "calibration (model.init.rate_window_hz) then rescales every layer's gain",
+                         "calibration (model.init.rate_window_hz) then rescales the input gain",
                          "but with other effective weights and learning rates than at 1 ms. Fix: "
                          "model.scale_input: true"]),
     "dt-5-delays-past-the-sample": ({"data": {"dt_ms": 5.0}, "model": {"max_delay_steps": 62},

@@ -49,8 +49,9 @@ class SpatialSNN(nn.Module):
         self.input_delays = (SynapticDelays(num_inputs, settings.max_delay_steps, num_post=n)
                              if settings.input_delays else None)
         self.register_buffer("gain_scale", torch.ones((), dtype=torch.float64))
+        self.register_buffer("input_scale", torch.ones((), dtype=torch.float64))
         self.register_buffer("readout_scale", torch.ones((), dtype=torch.float64))
-        self._register_load_state_dict_pre_hook(_default_readout_scale)
+        self._register_load_state_dict_pre_hook(_default_scales)
         self.register_load_state_dict_post_hook(lambda module, _: module._apply_gain_scale())
 
     def set_gain_scale(self, scale: float) -> None:
@@ -59,6 +60,12 @@ class SpatialSNN(nn.Module):
         authors' initialisation and units. Set once, before training, by the rate calibration."""
         self.gain_scale.fill_(scale)
         self._apply_gain_scale()
+
+    def set_input_scale(self, scale: float) -> None:
+        """Multiply the input -> hidden gain by `scale`: the same as the input weights and, under Adam, their
+        learning rate multiplied by it; the recurrent and output layers keep theirs. Set once, before training,
+        by the rate calibration."""
+        self.input_scale.fill_(scale)
 
     def set_readout_scale(self, scale: float) -> None:
         """Multiply the readout's gain by `scale` on top of the gain scale: the same as the output weights and,
@@ -78,12 +85,17 @@ class SpatialSNN(nn.Module):
     def weight_parameters(self) -> list[nn.Parameter]:
         return [self.w_in, self.w_rec, self.w_out]
 
+    def scaled_input_weights(self) -> torch.Tensor:
+        """The input weights as the network applies them: w_in times the calibrated input scale."""
+        return self.w_in * self.input_scale.to(self.w_in.dtype)
+
     def input_currents(self, inputs: torch.Tensor, batch_size: int, num_steps: int) -> torch.Tensor:
         """Input currents (B, T, N) from the sparse (B*T, C) input events."""
+        w_in = self.scaled_input_weights()
         if self.input_delays is None:
-            return torch.sparse.mm(inputs, self.w_in).view(batch_size, num_steps, -1)
+            return torch.sparse.mm(inputs, w_in).view(batch_size, num_steps, -1)
         dense = inputs.to_dense().view(batch_size, num_steps, -1)
-        return delay_propagate(dense, self.w_in, self.input_delays(), self.lif.max_delay, self.lif.interpolate)
+        return delay_propagate(dense, w_in, self.input_delays(), self.lif.max_delay, self.lif.interpolate)
 
     def forward(self, inputs: torch.Tensor, batch_size: int, num_steps: int,
                 recurrent_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -93,7 +105,8 @@ class SpatialSNN(nn.Module):
                                                 self.lif.gain), dtype=w_rec.dtype, device=w_rec.device)
         kernel = kernel * self.readout_scale.to(kernel.dtype)
         if self.gradient == "eventprop":  # the readout's input, sum_t kernel(t) a(t), comes from the layer itself
-            spikes, drive = event_recurrence(inputs, batch_size, num_steps, self.w_in, w_rec, self.recurrent_delays(),
+            spikes, drive = event_recurrence(inputs, batch_size, num_steps, self.scaled_input_weights(), w_rec,
+                                             self.recurrent_delays(),
                                              kernel, self.lif)
         else:
             currents = self.input_currents(inputs, batch_size, num_steps)
@@ -109,6 +122,8 @@ class SpatialSNN(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
-def _default_readout_scale(state_dict, prefix, *_args) -> None:
-    """Models saved before the logit calibration existed have no readout scale: theirs was 1."""
-    state_dict.setdefault(prefix + "readout_scale", torch.ones((), dtype=torch.float64))
+def _default_scales(state_dict, prefix, *_args) -> None:
+    """Models saved before the input and logit calibrations existed have neither scale: theirs were 1 (their
+    calibration, if any, is their gain_scale)."""
+    for name in ("input_scale", "readout_scale"):
+        state_dict.setdefault(prefix + name, torch.ones((), dtype=torch.float64))

@@ -1,16 +1,20 @@
-"""Start in a sane firing regime: when the untrained network's hidden rate is off, rescale the network's gain.
+"""Start in a sane regime: when the untrained network's hidden rate is off, rescale its input gain; then set
+the readout's gain so that the untrained logits are not flat.
 
 The authors' initialisation (weights Normal(0.03, 0.01), Normal(0, 0.02), Normal(0, 0.03) under mlGeNN's input
 scaling) is calibrated for SHD's input density, ~10 input spikes per millisecond. On sparser data the hidden
 layer starts silent (a 700-channel timing task with 2 Hz background: 0.02 Hz), on denser data saturated, and the
 first epochs go to waking neurons up or calming them down, or the run never recovers. `rate_window_hz` names
 the regime a run should start in. When the untrained network's mean hidden rate on the first training samples
-falls outside it, the input gain of every layer is multiplied by the smallest change of factor c that brings
-the rate just inside (twice the lower edge, or half the upper edge; bisection in log c): on sparse data the
-strongest input events, not the background, then make the first spikes. Multiplying every layer's gain by c is the same network as every
-weight multiplied by c, trained with Adam at a learning rate multiplied by c (Adam's steps scale with the
-parameters): the parameters keep the authors' initialisation, units, learning rates and regulariser strengths,
-and inside the window (on SHD-like data) nothing changes at all.
+falls outside it, the input -> hidden gain is multiplied by the smallest change of factor c that brings the rate
+just inside (twice the lower edge, or half the upper edge; bisection in log c): on sparse data the strongest
+input events, not the background, then make the first spikes. Only the input gain moves because only the input
+density differs from SHD's: the recurrent and output layers keep the authors' strength relative to the
+threshold (scaling them too made recurrent loops 10x stronger than the authors' on sparse data, and runs ran
+away). Multiplying the input gain by c is the same network as the input weights multiplied by c, trained with
+Adam at a learning rate multiplied by c (Adam's steps scale with the parameters): the parameters keep the
+authors' initialisation, units, learning rates and regulariser strengths, and inside the window (on SHD-like
+data) nothing changes at all.
 """
 
 from __future__ import annotations
@@ -32,27 +36,27 @@ CALIBRATION_SAMPLES = 64  # the first training samples, in file order
 
 @torch.no_grad()
 def hidden_rate_hz(model: SpatialSNN, dataset: SpikeDataset, samples: int = CALIBRATION_SAMPLES,
-                   gain_scale: float | None = None, device: torch.device | str = "cpu") -> float:
-    """Mean hidden firing rate (Hz) on the first `samples` samples of `dataset` (at `gain_scale`, if given)."""
+                   input_scale: float | None = None, device: torch.device | str = "cpu") -> float:
+    """Mean hidden firing rate (Hz) on the first `samples` samples of `dataset` (at `input_scale`, if given)."""
     subset = dataset.subset(range(min(samples, len(dataset))))
-    original = float(model.gain_scale)
+    original = float(model.input_scale)
     spikes, seconds = 0.0, 0.0
     try:
-        if gain_scale is not None:
-            model.set_gain_scale(gain_scale)
+        if input_scale is not None:
+            model.set_input_scale(input_scale)
         for batch in iterate_batches(subset, len(subset), shuffle=False, device=device):
             _, hidden = model(batch.inputs, batch.batch_size, batch.num_steps)
             spikes += float(hidden.sum())
             seconds += batch.batch_size * batch.num_steps * dataset.dt_ms / 1000.0
     finally:
-        model.set_gain_scale(original)
+        model.set_input_scale(original)
     return spikes / (seconds * model.w_rec.shape[0]) if seconds else 0.0
 
 
 @torch.no_grad()
 def calibrate_gain(model: SpatialSNN, dataset: SpikeDataset, window_hz: tuple[float, float],
                    device: torch.device | str = "cpu", log: Callable[[str], None] = print) -> float:
-    """Set `model`'s gain scale so that the initial hidden rate lies in `window_hz`; returns the scale (1.0 when
+    """Set `model`'s input scale so that the initial hidden rate lies in `window_hz`; returns the scale (1.0 when
     the rate already lies inside, or when no scale within 1e-3 ... 1e3 reaches the window)."""
     low, high = window_hz
     rate = hidden_rate_hz(model, dataset, device=device)
@@ -63,23 +67,23 @@ def calibrate_gain(model: SpatialSNN, dataset: SpikeDataset, window_hz: tuple[fl
     target = _INSIDE * low if rate < low else high / _INSIDE
     lo, hi = (0.0, math.log(_LARGEST_SCALE)) if rate < low else (-math.log(_LARGEST_SCALE), 0.0)
     edge = _LARGEST_SCALE if rate < low else 1.0 / _LARGEST_SCALE
-    reachable = hidden_rate_hz(model, dataset, gain_scale=edge, device=device)
+    reachable = hidden_rate_hz(model, dataset, input_scale=edge, device=device)
     if (rate < low and reachable < low) or (rate > high and reachable > high):
-        log(f"warning: the initial hidden rate is {rate:.3g} Hz and no gain scale within "
+        log(f"warning: the initial hidden rate is {rate:.3g} Hz and no input gain scale within "
             f"[{1 / _LARGEST_SCALE:g}, {_LARGEST_SCALE:g}] brings it into [{low:g}, {high:g}] Hz (does the data "
             f"hold events?); the network is kept as initialised")
         return 1.0
     for _ in range(_BISECTIONS):  # the rate grows with the gain
         middle = 0.5 * (lo + hi)
-        if hidden_rate_hz(model, dataset, gain_scale=math.exp(middle), device=device) < target:
+        if hidden_rate_hz(model, dataset, input_scale=math.exp(middle), device=device) < target:
             lo = middle
         else:
             hi = middle
     scale = math.exp(0.5 * (lo + hi))
-    model.set_gain_scale(scale)
+    model.set_input_scale(scale)
     calibrated = hidden_rate_hz(model, dataset, device=device)
     log(f"initial hidden rate {rate:.3g} Hz lies outside model.init.rate_window_hz [{low:g}, {high:g}] Hz: the "
-        f"gain of every layer is scaled by {scale:.4g} (the same as every weight and its learning rate scaled by "
+        f"input gain is scaled by {scale:.4g} (the same as the input weights and their learning rate scaled by "
         f"it) -> {calibrated:.3g} Hz; rate_window_hz: null keeps the authors' network as it is")
     return scale
 
