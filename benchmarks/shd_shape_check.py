@@ -10,7 +10,7 @@ between two bursts of channel groups):
              per sample, the demo task's ratio)
   noisy      4 groups of 60 channels; 2 Hz background on all 700 (~170 burst spikes in ~1,400 background ones)
 PROTOCOL is `paper` (config.yaml as it is: the authors' experiment) or `demo` (config.yaml + configs/demo.yaml:
-the demo's three deviations, see its header). Both train with batch 32 and test on all 300 samples; `paper` also
+the demo's four deviations, see its header). Both train with batch 32 and test on all 300 samples; `paper` also
 scales SHD's augmentation to the set (shift 40 channels, 600 blends). Every other setting is the protocol's, per
 condition; `--set` adds dotted overrides (YAML values), e.g. `--set train.gradient=eventprop`.
 
