@@ -5,10 +5,12 @@
 
 The authors' k_reg was set for EventProp. The surrogate gradient carries the same two loss terms to the weights
 with different weights: on the same network and batch, it gives the cross-entropy a much larger gradient against
-the regulariser's. This script measures that, so that `train.spike_reg.surrogate_scale` (the factor on every
-strength under the surrogate gradient) is a measurement, not a tuned number.
+the regulariser's. This script measures by how much, and shows that the factor moves with the task and the rate,
+which is why the surrogate rule carries its own regulariser (`train.surrogate_spike_reg`, docs/fidelity.md
+row 17b) instead of the authors' strengths times one factor.
 
-For each task and condition: the untrained network of the paper protocol (config.yaml, calibrated as a run is),
+For each task and condition: the untrained network of the paper protocol (config.yaml, its input gain calibrated
+as a run's is; the readout left as the authors' have it),
 the first `--batches` batches of 32 training samples, under both rules the gradient norm of the cross-entropy
 and of the regulariser at k = 1 for each parameter group; the ratio r = |grad CE| / |grad reg| per rule, and the
 factor r_surrogate / r_eventprop: the strength that gives the regulariser under the surrogate gradient the

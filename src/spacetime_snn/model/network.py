@@ -57,7 +57,8 @@ class SpatialSNN(nn.Module):
     def set_gain_scale(self, scale: float) -> None:
         """Multiply the input gain of the hidden and output layers by `scale`: the same dynamics as every weight
         multiplied by `scale` (and, under Adam, as their learning rate too), while the parameters keep the
-        authors' initialisation and units. Set once, before training, by the rate calibration."""
+        authors' initialisation and units. The rate calibration set it before it scaled the input gain only;
+        models saved then keep theirs."""
         self.gain_scale.fill_(scale)
         self._apply_gain_scale()
 

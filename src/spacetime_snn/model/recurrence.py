@@ -44,7 +44,7 @@ class LIFParameters:
     max_delay: int = 62
     interpolate: bool = True
     scale_input: bool = True
-    gain_scale: float = 1.0  # set by the rate calibration (training/calibration.py); 1 = the authors' network
+    gain_scale: float = 1.0  # every layer's gain; 1 = the authors' network (older runs' rate calibration set it)
 
     @property
     def gain(self) -> float:

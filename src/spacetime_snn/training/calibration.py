@@ -24,6 +24,7 @@ from typing import Callable
 
 import torch
 
+from ..config import InitSettings
 from ..data.batching import iterate_batches
 from ..data.dataset import SpikeDataset
 from ..model.network import SpatialSNN
@@ -34,18 +35,34 @@ _LARGEST_SCALE = 1e3
 CALIBRATION_SAMPLES = 64  # the first training samples, in file order
 
 
+def calibrate_start(model: SpatialSNN, dataset: SpikeDataset, init: InitSettings,
+                    device: torch.device | str = "cpu", log: Callable[[str], None] = print) -> None:
+    """Both start-up calibrations a run's settings ask for, in order: the input gain (`init.rate_window_hz`),
+    then the readout's gain on the calibrated hidden layer (`init.logit_sd`); None skips either."""
+    if init.rate_window_hz is not None:
+        calibrate_gain(model, dataset, tuple(init.rate_window_hz), device=device, log=log)
+    if init.logit_sd is not None:
+        calibrate_readout(model, dataset, init.logit_sd, device=device, log=log)
+
+
+def _untrained_outputs(model: SpatialSNN, dataset: SpikeDataset, samples: int, device: torch.device | str):
+    """(batch, logits, hidden spikes) of the model on the first `samples` samples of `dataset`, in one batch."""
+    subset = dataset.subset(range(min(samples, len(dataset))))
+    for batch in iterate_batches(subset, len(subset), shuffle=False, device=device):
+        logits, hidden = model(batch.inputs, batch.batch_size, batch.num_steps)
+        yield batch, logits, hidden
+
+
 @torch.no_grad()
 def hidden_rate_hz(model: SpatialSNN, dataset: SpikeDataset, samples: int = CALIBRATION_SAMPLES,
                    input_scale: float | None = None, device: torch.device | str = "cpu") -> float:
     """Mean hidden firing rate (Hz) on the first `samples` samples of `dataset` (at `input_scale`, if given)."""
-    subset = dataset.subset(range(min(samples, len(dataset))))
     original = float(model.input_scale)
     spikes, seconds = 0.0, 0.0
     try:
         if input_scale is not None:
             model.set_input_scale(input_scale)
-        for batch in iterate_batches(subset, len(subset), shuffle=False, device=device):
-            _, hidden = model(batch.inputs, batch.batch_size, batch.num_steps)
+        for batch, _, hidden in _untrained_outputs(model, dataset, samples, device):
             spikes += float(hidden.sum())
             seconds += batch.batch_size * batch.num_steps * dataset.dt_ms / 1000.0
     finally:
@@ -93,10 +110,8 @@ def logit_spread(model: SpatialSNN, dataset: SpikeDataset, samples: int = CALIBR
                  device: torch.device | str = "cpu") -> float:
     """How far apart the untrained logits lie: the root mean square over the first `samples` samples and the
     classes of each sample's logits minus their mean (what the softmax sees)."""
-    subset = dataset.subset(range(min(samples, len(dataset))))
     squares, count = 0.0, 0
-    for batch in iterate_batches(subset, len(subset), shuffle=False, device=device):
-        logits, _ = model(batch.inputs, batch.batch_size, batch.num_steps)
+    for _, logits, _ in _untrained_outputs(model, dataset, samples, device):
         centred = logits - logits.mean(dim=1, keepdim=True)
         squares += float(centred.pow(2).sum())
         count += centred.numel()

@@ -24,7 +24,7 @@ from ..errors import DivergenceError
 from ..model.network import SpatialSNN
 from . import run_io
 from .build import build_model, load_data
-from .calibration import calibrate_gain, calibrate_readout
+from .calibration import calibrate_start
 from .evaluate import evaluate, measure
 from .objective import loss_terms
 
@@ -224,12 +224,7 @@ class Trainer:
             self.log(f"resumed {self.run_dir} after epoch {self.epoch}")
         else:
             self._log_rule_settings()
-            window = self.settings.model.init.rate_window_hz
-            if window is not None:
-                calibrate_gain(self.model, self.train_set, tuple(window), device=self.device, log=self.log)
-            if self.settings.model.init.logit_sd is not None:
-                calibrate_readout(self.model, self.train_set, self.settings.model.init.logit_sd, device=self.device,
-                                  log=self.log)
+            calibrate_start(self.model, self.train_set, self.settings.model.init, device=self.device, log=self.log)
             self._record_snapshot()  # epoch 0: the initialisation
             self.rows.append(self._initial_row())
         train = self.settings.train
