@@ -32,8 +32,8 @@ keeps the spikes, the backward keeps J for a window of the longest lead plus a c
 dL/dw_rec and dL/dd are accumulated chunk by chunk as sums over input events and hidden activity (`delays.correlate`).
 
 The spike regulariser's value depends only on counts, so its exact gradient is zero almost everywhere; as mlGeNN's
-EventProp does (its jump LambdaV -= k (C - nu) / B^2 at every hidden spike, with dL/dV = -tau_mem LambdaV), the
-gradient dR/ds at a spike, times tau_mem / dt, is added to dL/dV(t) of that spike.
+EventProp does (its jump LambdaV -= k (C - nu) / B^2 at every hidden spike, with dL/dV = -LambdaV tau_mem dt /
+(1 - beta)), the gradient dR/ds at a spike, times `regulariser_gain`, is added to dL/dV(t) of that spike.
 """
 
 from __future__ import annotations
@@ -52,8 +52,14 @@ def _chunk_length(hi: int) -> int:
 
 
 def regulariser_gain(params: LIFParameters) -> float:
-    """Factor from dR/ds at a spike to the jump of dL/dV: mlGeNN adds k (c - nu) / B to LambdaV = -dL/dV / tau_mem."""
-    return params.tau_mem_ms / params.dt_ms
+    """Factor from dR/ds at a spike to the jump of dL/dV, times in ms: tau_mem dt / (1 - beta) (410 at dt 1 ms,
+    tau_mem 20 ms; tau_mem^2 as dt -> 0).
+
+    mlGeNN subtracts k (c - nu) / B from LambdaV at every spike. Its adjoint steps exactly, LambdaV <- beta LambdaV +
+    (1 - beta) drive, and the readout's source is drive = -(dL/dV of the step) / (tau_mem dt), so LambdaV =
+    -dL/dV (1 - beta) / (tau_mem dt) and its jump is one of dL/dV by tau_mem dt / (1 - beta) k (c - nu) / B.
+    `benchmarks/mlgenn_oracle.py` measures this ratio against mlGeNN (docs/fidelity.md, "The mlGeNN oracle")."""
+    return params.tau_mem_ms * params.dt_ms / (1.0 - params.beta)
 
 
 def _simulate(input_drive: torch.Tensor, transmission, params: LIFParameters, kernel: torch.Tensor, record: bool):
