@@ -18,7 +18,8 @@ Tables:
 2. The spike regulariser. Its value depends on spike counts only, so its finite differences are 0 under both rules.
    eventprop applies mlGeNN's pseudo-gradient, a jump of dL/dV at every spike (`eventprop.regulariser_gain`);
    the check: that jump equals the exact gradient of the frozen-coefficient term sum_spikes rho_n V(t_spike)
-   (rho_n = tau_mem/dt * dR/ds_n), whose finite differences are taken with the reference forward model.
+   (rho_n = regulariser_gain * dR/ds_n, regulariser_gain = tau_mem dt / (1 - beta)), whose finite differences are
+   taken with the reference forward model.
 3. For contrast, the other rule's gradient against the eventprop finite differences (relative error and cosine).
 The last line is `max relative error: X`, the largest relative error of the chosen rule in tables 1 and 2.
 """
@@ -131,7 +132,7 @@ def compare(computed: torch.Tensor, reference: torch.Tensor) -> dict[str, float]
 
 
 def regulariser_probe(model: SpatialSNN, inputs, problem: Problem, train: TrainSettings):
-    """sum over the base spikes of rho_n V(t_spike), with rho_n = tau_mem/dt dR/ds_n frozen, by the reference model;
+    """sum over the base spikes of rho_n V(t_spike), with rho_n = regulariser_gain dR/ds_n frozen, by the reference model;
     returned as a function for `finite_differences` (value, raster)."""
     with torch.no_grad():
         _, spikes = model(inputs, problem.batch, problem.steps)
@@ -205,7 +206,7 @@ def print_report(rows: list[dict], gradient: str) -> float:
     print()
     print("2. spike regulariser: its finite differences are 0 (counts are piecewise constant); eventprop applies "
           "mlGeNN's jump, checked against")
-    print("   the finite differences of sum_spikes rho_n V(t_spike) (rho_n = tau_mem/dt dR/ds_n frozen; "
+    print("   the finite differences of sum_spikes rho_n V(t_spike) (rho_n = regulariser_gain dR/ds_n frozen; "
           "reference forward model)")
     header = f"{'network':<10} {'group':<10} {'|fd probe|':>11} {'|eventprop jump|':>17} {'rel. error':>11} {'skipped':>7}"
     print(header)

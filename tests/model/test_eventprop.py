@@ -85,7 +85,8 @@ def test_layer_matches_the_autograd_oracle(monkeypatch, representation, kind, in
     probe_spikes = torch.randn(spikes.shape, generator=g, dtype=torch.double)  # stands in for dR/ds
     wrt = [w_in, weight] + ([delays] if delays is not None and interpolate else [])
     ours = torch.autograd.grad((drive * probe_drive).sum() + (spikes * probe_spikes).sum(), wrt)
-    # the regulariser's jump: dR/ds at a spike, times tau_mem/dt, added to dL/dV of that spike (mlGeNN's choice)
+    # the regulariser's jump: dR/ds at a spike, times regulariser_gain (tau_mem dt / (1 - beta)), added to dL/dV
+    # of that spike (mlGeNN's choice)
     jump = regulariser_gain(params) * (fired * probe_spikes * voltages).sum()
     expected = torch.autograd.grad((oracle_drive * probe_drive).sum() + jump, wrt)
     for a, b in zip(ours, expected):
