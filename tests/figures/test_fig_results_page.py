@@ -50,7 +50,9 @@ def _final_metrics() -> pd.DataFrame:
     final = fake.final_metrics()
     clamp = final[final["metric"] == "delay_max"].assign(metric="delay_clamp_share", value=0.05)
     clamp.loc[clamp["condition"] == "spatial_cost", "value"] = [0.1, 0.2, 0.3]
-    return pd.concat([final, clamp], ignore_index=True)
+    at_max = clamp.assign(metric="delay_clamp_max_share", value=0.0)
+    at_max.loc[at_max["condition"] == "spatial_cost", "value"] = [0.1, 0.1, 0.1]
+    return pd.concat([final, clamp, at_max], ignore_index=True)
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +117,9 @@ def test_the_four_figures_are_linked(page):
 
 def test_delays_at_the_clamp_per_condition(page):
     # spatial_cost: selected 10/20/30 % -> 20.0 ± 10.0; last epoch 20/30/40 % -> 30.0 ± 10.0; largest: 40 % (s2)
-    assert "| Spatial + cost | 128 | 20.0 % ± 10.0 | 30.0 % ± 10.0 | 3 | 40.0 % (s2) |" in page
-    assert "| Non-spatial | 128 | 5.0 % ± 0.0 | 50.0 % ± 0.0 | 3 | 50.0 % (s0) |" in page
+    assert "| Spatial + cost | 128 | 20.0 % ± 10.0 | 10.0 % ± 0.0 | 30.0 % ± 10.0 | 3 | 40.0 % (s2) |" in page
+    assert "| Non-spatial | 128 | 5.0 % ± 0.0 | 0.0 % ± 0.0 | 50.0 % ± 0.0 | 3 | 50.0 % (s0) |" in page
+    assert "| Spatial 4D | 128 | — | — | 10.0 % ± 0.0 | 3 | 10.0 % (s0) |" in page  # not in final_metrics
 
 
 def test_runs_that_ended_worse_are_listed(page):

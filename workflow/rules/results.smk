@@ -23,7 +23,7 @@ rule results_page:
         report(f"{RESULTS}/results.md", caption="../report/results.rst", category="Results",
                labels={"page": "results.md"}),
     params:
-        results_dir=RESULTS,
+        results_dir=dir_of_output,
         study=config["study"],
         benchmarks=f"{RESULTS}/benchmarks",
         repo=workflow.basedir,

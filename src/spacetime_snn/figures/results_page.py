@@ -214,17 +214,20 @@ def clamp_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, la
         last = pd.DataFrame(columns=[*IDENTIFIERS, "delay_clamp_share_last"])
     else:
         last = accuracy[[*IDENTIFIERS, "delay_clamp_share_last"]]
-    selected = pd.DataFrame(columns=[*IDENTIFIERS, "delay_clamp_share"])
-    if final_metrics is not None and "delay_clamp_share" in set(final_metrics["metric"]):
-        selected = (final_metrics[final_metrics["metric"] == "delay_clamp_share"]
-                    .rename(columns={"value": "delay_clamp_share"})[[*IDENTIFIERS, "delay_clamp_share"]])
+    metrics = ("delay_clamp_share", "delay_clamp_max_share")
+    selected = pd.DataFrame(columns=[*IDENTIFIERS, *metrics])
+    if final_metrics is not None and set(metrics) & set(final_metrics["metric"]):
+        chosen = final_metrics[final_metrics["metric"].isin(metrics)]
+        selected = (chosen.pivot_table(index=list(IDENTIFIERS), columns="metric", values="value", aggfunc="first")
+                    .reindex(columns=list(metrics)).reset_index())
     both = selected.merge(last, on=list(IDENTIFIERS), how="outer").dropna(
         subset=["delay_clamp_share", "delay_clamp_share_last"], how="all")
     intro = ("Share of the recurrent delays between distinct neurons that sit at the clamp (at 0 or at "
              "model.max_delay_steps), where no gradient moves them back: mean ± sd over seeds. Selected network: "
-             "the model the figures analyse (final_metrics.csv, column `delay_clamp_share` of `metrics`); last "
-             "epoch: the end of training (accuracy.csv `delay_clamp_share_last`; each epoch's value is in the "
-             "run's log.csv).")
+             "the model the figures analyse (final_metrics.csv, metrics `delay_clamp_share` and, at the long end "
+             "only, `delay_clamp_max_share`: free delays that stay at 0 are where the paper says non-spatial "
+             "delays end); last epoch: the end of training (accuracy.csv `delay_clamp_share_last`; each epoch's "
+             "value is in the run's log.csv).")
     if both.empty:
         return [intro, "", "No run with delays recorded its delays at the clamp (runs trained, or analysed, before "
                 "this measurement existed, or no condition with delays)."]
@@ -235,10 +238,11 @@ def clamp_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, la
         largest = group[["delay_clamp_share", "delay_clamp_share_last"]].max(axis=1)
         worst = largest.idxmax()
         rows.append([_label(labels, condition), int(hidden), _share(group["delay_clamp_share"]),
-                     _share(group["delay_clamp_share_last"]), len(group),
+                     _share(group["delay_clamp_max_share"]), _share(group["delay_clamp_share_last"]), len(group),
                      f"{100 * largest[worst]:.1f} % (s{int(group.loc[worst, 'seed'])})"])
-    return [intro, "", *_table(["Condition", "Hidden", "Selected network", "Last epoch", "n", "Largest (run)"], rows,
-                               "lrrrrr")]
+    header = ["Condition", "Hidden", "Selected network", "of it at the longest delay", "Last epoch", "n",
+              "Largest (run)"]
+    return [intro, "", *_table(header, rows, "lrrrrrr")]
 
 
 def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
