@@ -222,12 +222,12 @@ def clamp_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, la
                     .reindex(columns=list(metrics)).reset_index())
     both = selected.merge(last, on=list(IDENTIFIERS), how="outer").dropna(
         subset=["delay_clamp_share", "delay_clamp_share_last"], how="all")
-    intro = ("Share of the recurrent delays between distinct neurons that sit at the clamp (at 0 or at "
-             "model.max_delay_steps), where no gradient moves them back: mean ± sd over seeds. Selected network: "
-             "the model the figures analyse (final_metrics.csv, metrics `delay_clamp_share` and, at the long end "
-             "only, `delay_clamp_max_share`: free delays that stay at 0 are where the paper says non-spatial "
-             "delays end); last epoch: the end of training (accuracy.csv `delay_clamp_share_last`; each epoch's "
-             "value is in the run's log.csv).")
+    intro = ("Share of the recurrent delays between distinct neurons held at the clamp (at 0 or at "
+             "model.max_delay_steps; a distance beyond the longest delay gets no gradient at all): mean ± sd over "
+             "seeds. Selected network: the model the figures analyse (final_metrics.csv, metrics "
+             "`delay_clamp_share` and, at the long end only, `delay_clamp_max_share`: free delays start at 0, where "
+             "the paper says non-spatial delays end); last epoch: the end of training (accuracy.csv "
+             "`delay_clamp_share_last`; each epoch's value is in the run's log.csv).")
     if both.empty:
         return [intro, "", "No run with delays recorded its delays at the clamp (runs trained, or analysed, before "
                 "this measurement existed, or no condition with delays)."]

@@ -202,7 +202,7 @@ class Trainer:
         return row
 
     def _clamp_share(self) -> dict[str, float]:
-        """{"delay_clamp_share": share of recurrent delays at the clamp, where no gradient moves them back}; empty
+        """{"delay_clamp_share": share of recurrent delays held at the clamp [0, max_delay_steps]}; empty
         for a network without recurrent delays (graph_metrics.delay_clamp_shares: the number `metrics` reports)."""
         with torch.no_grad():
             delays = self.model.recurrent_delays()
