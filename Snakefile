@@ -43,6 +43,7 @@ include: "workflow/rules/prune.smk"
 include: "workflow/rules/metrics.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/claims.smk"
+include: "workflow/rules/results.smk"
 
 
 rule all:

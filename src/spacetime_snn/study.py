@@ -411,8 +411,8 @@ def claims_paths(config: Mapping[str, Any]) -> dict[str, str]:
 
 
 def final_targets(config: Mapping[str, Any]) -> list[str]:
-    """What `snakemake` builds by default: every aggregated CSV, every figure (PDF + PNG), Table 1 and the claims
-    report."""
+    """What `snakemake` builds by default: every aggregated CSV, every figure (PDF + PNG), Table 1, the claims
+    report and the results page (results.md)."""
     results = results_dir(config)
     return [
         *(aggregated_path(config, table) for table in AGGREGATED_TABLES),
@@ -420,6 +420,7 @@ def final_targets(config: Mapping[str, Any]) -> list[str]:
         f"{results}/tables/table1.csv",
         f"{results}/tables/table1.md",
         *claims_paths(config).values(),
+        f"{results}/results.md",
     ]
 
 

@@ -33,10 +33,12 @@ def _snapshots(rng, epochs=5, n=8):
 def test_metric_tables_over_epochs_final_delays_and_pruning():
     rng = np.random.default_rng(0)
     w_rec, delays = rng.normal(0, 0.02, size=(8, 8)), rng.uniform(0, 5.5, size=(8, 8))
-    tables = commands.metric_tables(IDS, w_rec, delays, _snapshots(rng), FAST, NullCache())
+    tables = commands.metric_tables(IDS, w_rec, delays, _snapshots(rng), FAST, NullCache(), max_delay=5)
     dynamics = tables["training_dynamics"]
     _check(dynamics, "training_dynamics")
     assert sorted(dynamics["epoch"].unique()) == [0, 2, 4]
+    clamped = delays[~np.eye(8, dtype=bool)] >= 5
+    assert tables["final_metrics"].set_index("metric")["value"]["delay_clamp_share"] == pytest.approx(clamped.mean())
     assert {"modularity", "small_worldness", "weight_entropy"} <= set(dynamics["metric"])
     _check(tables["final_metrics"], "final_metrics")
     final = tables["final_metrics"].set_index("metric")["value"]

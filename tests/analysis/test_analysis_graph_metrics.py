@@ -214,3 +214,10 @@ def test_delay_statistics_of_a_known_matrix():
     assert stats["delay_median"] == pytest.approx(np.median(off))
     assert stats["delay_iqr"] == pytest.approx(np.subtract(*np.percentile(off, [75, 25])))
     assert gm.delay_statistics(delays, self_loops=True)["delay_fraction_zero"] == pytest.approx(10 / 16)
+
+
+def test_delays_at_the_clamp_are_counted_at_both_ends_between_distinct_neurons():
+    delays = np.array([[0.0, 0.0, 6.0, 2.0], [1.0, 0.0, 5.0, 7.5], [0.3, 2.0, 0.0, 6.0], [6.0, 0.0, 4.0, 0.0]])
+    shares = gm.delay_clamp_shares(delays, max_delay=6)  # 12 off-diagonal: 2 at 0, 4 at >= 6; the diagonal ignored
+    assert shares["delay_clamp_share"] == pytest.approx(6 / 12)
+    assert shares["delay_clamp_max_share"] == pytest.approx(4 / 12)

@@ -80,10 +80,20 @@ def test_accuracy_table_from_summaries(tmp_path):
         path.write_text(json.dumps(_summary(condition, seed, 0.8 + i / 100)))
         paths.append(path)
     table = aggregate.accuracy_from_summaries(paths)
-    assert list(table.columns) == list(aggregate.ACCURACY_COLUMNS)
+    assert list(table.columns) == [*aggregate.ACCURACY_COLUMNS, *aggregate.RUN_RECORD_COLUMNS]
     assert table[["condition", "seed"]].values.tolist() == [["spatial", 0], ["spatial", 1], ["synaptic", 0]]
     assert table["test_accuracy"].tolist() == pytest.approx([0.82, 0.80, 0.81])
     assert table["val_accuracy"].isna().all()
+    assert table["train_seconds"].isna().all()  # summaries from before the run records: empty, not an error
+
+
+def test_run_records_of_a_summary_reach_the_accuracy_table(tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({**_summary("spatial", 0, 0.8), "delay_clamp_share": 0.25, "train_seconds": 12.5,
+                                "loss_above_first_epoch": True, "rate_outside_window": False}))
+    row = aggregate.accuracy_from_summaries([path]).iloc[0]
+    assert (row["delay_clamp_share"], row["train_seconds"]) == (0.25, 12.5)
+    assert bool(row["loss_above_first_epoch"]) and not bool(row["rate_outside_window"])
 
 
 def test_bad_summaries_name_file_and_field(tmp_path):

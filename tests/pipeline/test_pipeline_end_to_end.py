@@ -15,7 +15,7 @@ from spacetime_snn import study
 from workflow_helpers import grid, load_config, run_snakemake
 
 COMMANDS = ("data", "train", "prune", "metrics", "inputmaps", "networkdata", "aggregate", "figure", "table",
-            "claims")
+            "claims", "results-page", "publish-results")
 IDENTIFIERS = ["study", "condition", "hidden", "seed"]
 
 
@@ -121,6 +121,33 @@ def test_the_claims_report_has_a_row_per_claim_and_a_verdict_rule(ci_run) -> Non
     assert "**Verdict rule.**" in markdown and "untestable" in markdown
     table1 = pd.read_csv(tables / "table1.csv")
     assert {"test_accuracy_ci_low_pct", "test_accuracy_ci_high_pct", "n_seeds"} <= set(table1.columns)
+
+
+def test_the_results_page_is_rendered_from_the_study_and_can_be_published(ci_run, tmp_path) -> None:
+    workdir, config, result = ci_run
+    assert result.returncode == 0
+    results = workdir / "results" / "ci"
+    page = (results / "results.md").read_text()
+    assert page.startswith("# Results of study `ci`")
+    assert re.search(r"- \*\*Commit:\*\* ([0-9a-f]{40}|unknown)", page)
+    assert (results / "tables" / "table1.md").read_text().strip() in page
+    claims = pd.read_csv(results / "tables" / "claims.csv")
+    assert all(claim in page for claim in claims["claim"].unique())
+    for fig in study.FIGURE_TABLES:
+        assert f"](figures/{fig}.png)" in page
+    runs_trained = len(study.all_runs(config))
+    assert re.search(rf"^\| train \| {runs_trained} \| ", page, re.M)  # every run's own clock
+    assert re.search(r"^\| metrics \| 3 \| .* \| benchmark files \|$", page, re.M)
+    assert len(list((results / "benchmarks" / "train").rglob("*.tsv"))) == runs_trained
+    label = re.escape(study.labels(config)["spatial_cost"])
+    assert re.search(rf"^\| {label} \| 8 \| \d+\.\d % \| \d+\.\d % \| \d+\.\d % \| 1 \|", page, re.M)
+    accuracy = pd.read_csv(results / "aggregated" / "accuracy.csv")
+    assert accuracy["loss_above_first_epoch"].notna().all() and accuracy["train_seconds"].gt(0).all()
+    published = subprocess.run(["spacetime-snn", "publish-results", "--page", str(results / "results.md"), "--to",
+                                str(tmp_path / "docs")], capture_output=True, text=True, timeout=120)
+    assert published.returncode == 0, published.stderr
+    assert (tmp_path / "docs" / "results.md").read_text() == page
+    assert (tmp_path / "docs" / "figures" / "fig2.png").read_bytes() == (results / "figures" / "fig2.png").read_bytes()
 
 
 def test_the_run_ends_saying_where_the_results_are(ci_run) -> None:

@@ -14,7 +14,8 @@ from spacetime_snn.config import settings_from_dict
 from spacetime_snn.errors import ConfigError
 from workflow_helpers import SCHEMA, grid, load_config
 
-STUDY_CONFIGS = ((), ("configs/demo.yaml",), ("configs/ci.yaml",), ("configs/paper_v2.yaml",))
+STUDY_CONFIGS = ((), ("configs/demo.yaml",), ("configs/ci.yaml",), ("configs/paper_v2.yaml",),
+                 ("configs/spoken.yaml",), ("configs/spoken.yaml", "configs/spoken_eventprop.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def problems(schema, **changes) -> str:
     return str(error.value)
 
 
-@pytest.mark.parametrize("overrides", STUDY_CONFIGS, ids=["config", "demo", "ci", "paper_v2"])
+@pytest.mark.parametrize("overrides", STUDY_CONFIGS, ids=["config", "demo", "ci", "paper_v2", "spoken",
+                                                          "spoken_eventprop"])
 def test_every_shipped_config_is_valid(schema, overrides) -> None:
     raw = load_config(*overrides)
     before = copy.deepcopy(raw)

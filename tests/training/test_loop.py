@@ -134,3 +134,58 @@ def test_a_rate_driven_out_of_the_starting_window_is_warned_about_once(tiny_sett
     trainer._warn_if_rate_left_window({"epoch": 3, "spike_rate_hz": 290.0})
     assert len(lines) == 1 and lines[0].startswith("warning: epoch 2: the hidden rate is 285 Hz, outside "
                                                    "model.init.rate_window_hz [10, 100] Hz")
+
+
+def test_each_epoch_logs_the_share_of_delays_at_the_clamp(tiny_settings, tmp_path):
+    lines: list[str] = []
+    summary = Trainer(tiny_settings(), tmp_path, log=lines.append).run()
+    log = pd.read_csv(tmp_path / run_io.LOG)
+    assert log["delay_clamp_share"].between(0, 1).all() and len(log) == 4  # epoch 0 (the initialisation) too
+    assert sum("delay_clamp_share=" in line for line in lines) == 3  # one line per trained epoch
+    assert summary["delay_clamp_share"] == log.loc[log["epoch"] == summary["best_epoch"], "delay_clamp_share"].item()
+    assert summary["delay_clamp_share_last"] == log["delay_clamp_share"].iloc[-1]
+
+
+def test_no_delays_leave_the_clamp_share_empty(tiny_settings, tmp_path):
+    summary = Trainer(tiny_settings(delay_mode="none"), tmp_path, log=lambda *_: None).run()
+    assert pd.read_csv(tmp_path / run_io.LOG)["delay_clamp_share"].isna().all()
+    assert summary["delay_clamp_share"] is None and summary["delay_clamp_share_last"] is None
+
+
+def test_the_clamp_share_counts_distances_at_the_longest_delay(tiny_settings, tmp_path):
+    trainer = Trainer(tiny_settings(), tmp_path, log=lambda *_: None)  # max_delay_steps 10, 8 neurons in 2-D
+    with torch.no_grad():
+        trainer.model.recurrent_delays.position.zero_()
+        trainer.model.recurrent_delays.position[0, 0] = 50.0  # neuron 0 beyond the clamp from every other one
+    assert trainer._clamp_share()["delay_clamp_share"] == pytest.approx(14 / 56)  # 2 x 7 of 8 x 7 delays
+
+
+def test_a_run_that_ends_worse_than_it_started_says_so(tiny_settings, tmp_path):
+    lines: list[str] = []
+    trainer = Trainer(tiny_settings(), tmp_path, log=lines.append)  # rate_window_hz: [10, 100] by default
+    trainer.rows = [{"epoch": 0, "loss": float("nan"), "spike_rate_hz": 30.0},
+                    {"epoch": 1, "loss": 2.0, "spike_rate_hz": 30.0},
+                    {"epoch": 2, "loss": 1.5, "spike_rate_hz": 60.0},
+                    {"epoch": 3, "loss": 2.6, "spike_rate_hz": 240.0}]
+    flags = trainer._end_of_run()
+    assert flags["loss_above_first_epoch"] and flags["rate_outside_window"]
+    assert (flags["loss_first_epoch"], flags["loss_last_epoch"], flags["rate_window_hz"]) == (2.0, 2.6, [10, 100])
+    assert len(flags["end_warnings"]) == 2 and [line[len("warning: "):] for line in lines] == flags["end_warnings"]
+    assert "loss 2.6 above its epoch-1 loss 2" in lines[0] and "240 Hz outside" in lines[1]
+    trainer.rows[-1] = {"epoch": 3, "loss": 1.2, "spike_rate_hz": 50.0}
+    lines.clear()
+    flags = trainer._end_of_run()
+    assert not flags["loss_above_first_epoch"] and flags["rate_outside_window"] is False and lines == []
+
+
+def test_the_summary_carries_the_end_of_run_flags_and_the_training_time(tiny_settings, tmp_path):
+    with pytest.raises(Interrupt):
+        Trainer(tiny_settings(), tmp_path, log=lambda *_: None).run(on_epoch_end=_stop_after(2))
+    first_attempt = run_io.load_torch(tmp_path / run_io.CHECKPOINT)["elapsed"]
+    assert first_attempt["wall"] > 0 and first_attempt["cpu"] > 0
+    Trainer(tiny_settings(), tmp_path, log=lambda *_: None).run()
+    summary = run_io.load_summary(tmp_path)
+    assert summary["train_seconds"] > first_attempt["wall"]  # the resumed run counts its first attempt
+    assert summary["train_cpu_seconds"] > first_attempt["cpu"]
+    assert isinstance(summary["loss_above_first_epoch"], bool) and isinstance(summary["rate_outside_window"], bool)
+    assert isinstance(summary["end_warnings"], list)

@@ -20,6 +20,8 @@ rule claims:
         options=command_line(study.claims_options(config)),
     log:
         f"{LOGS}/tables/claims.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/claims/claims.tsv"
     threads: rule_threads("table")
     resources:
         **rule_resources("table"),

@@ -15,6 +15,8 @@ rule data_shd:
         root=dir_of_output,
     log:
         f"{LOGS}/data/shd.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/data/shd.tsv"
     threads: rule_threads("data")
     resources:
         **rule_resources("data"),
@@ -33,6 +35,8 @@ rule data_synthetic:
         options=command_line(study.synthetic_options(config)),
     log:
         f"{LOGS}/data/synthetic.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/data/synthetic.tsv"
     threads: rule_threads("data")
     resources:
         **rule_resources("data"),
@@ -51,6 +55,8 @@ rule data_spoken:
         options=command_line(study.spoken_options(config)),
     log:
         f"{LOGS}/data/spoken.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/data/spoken.tsv"
     threads: rule_threads("data")
     resources:
         **rule_resources("data"),

@@ -19,6 +19,8 @@ rule aggregate:
         f"{RESULTS}/aggregated/{{table}}.csv",
     log:
         f"{LOGS}/aggregate/{{table}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate/{{table}}.tsv"
     threads: rule_threads("aggregate")
     resources:
         **rule_resources("aggregate"),
@@ -35,6 +37,8 @@ rule aggregate_accuracy:
         f"{RESULTS}/aggregated/accuracy.csv",
     log:
         f"{LOGS}/aggregate/accuracy.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/aggregate/accuracy.tsv"
     threads: rule_threads("aggregate")
     resources:
         **rule_resources("aggregate"),
@@ -60,6 +64,8 @@ rule figure:
         options=figure_options,
     log:
         f"{LOGS}/figures/{{fig}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figure/{{fig}}.tsv"
     threads: rule_threads("figure")
     resources:
         **rule_resources("figure"),
@@ -85,6 +91,8 @@ rule table:
         options=command_line(study.table_options(config)),
     log:
         f"{LOGS}/tables/table1.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/table/table1.tsv"
     threads: rule_threads("table")
     resources:
         **rule_resources("table"),

@@ -23,6 +23,8 @@ rule metrics:
         options=command_line(study.metrics_options(config)),
     log:
         f"{LOGS}/metrics/{RUN_LOG}",
+    benchmark:
+        f"{RESULTS}/benchmarks/metrics/{{condition}}/h{{hidden}}/s{{seed}}.tsv"
     threads: rule_threads("metrics")
     resources:
         **rule_resources("metrics"),
@@ -48,6 +50,8 @@ rule inputmaps:
         options=command_line(study.inputmaps_options(config)),
     log:
         f"{LOGS}/inputmaps/{RUN_LOG}",
+    benchmark:
+        f"{RESULTS}/benchmarks/inputmaps/{{condition}}/h{{hidden}}/s{{seed}}.tsv"
     threads: rule_threads("inputmaps")
     resources:
         **rule_resources("inputmaps"),
@@ -69,6 +73,8 @@ rule networkdata:
         out_dir=dir_of_output,
     log:
         f"{LOGS}/networkdata/{RUN_LOG}",
+    benchmark:
+        f"{RESULTS}/benchmarks/networkdata/{{condition}}/h{{hidden}}/s{{seed}}.tsv"
     threads: rule_threads("networkdata")
     resources:
         **rule_resources("networkdata"),

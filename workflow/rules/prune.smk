@@ -16,6 +16,8 @@ rule prune:
         seed=config["analysis"]["seed"],
     log:
         f"{LOGS}/prune/{RUN_LOG}",
+    benchmark:
+        f"{RESULTS}/benchmarks/prune/{{condition}}/h{{hidden}}/s{{seed}}.tsv"
     threads: rule_threads("prune")
     resources:
         **rule_resources("prune"),

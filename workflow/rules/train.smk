@@ -39,6 +39,8 @@ rule train:
         run_dir=dir_of_output,
     log:
         f"{LOGS}/train/{RUN_LOG}",
+    benchmark:
+        f"{RESULTS}/benchmarks/train/{{condition}}/h{{hidden}}/s{{seed}}.tsv"
     threads: rule_threads("train")
     resources:
         **rule_resources("train"),

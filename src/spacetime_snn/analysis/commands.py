@@ -22,7 +22,8 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..io_utils import atomic_path
 from .controls import CONTROL_NETWORKS, INITIAL, SHUFFLED, initial_network, shuffled_weights
-from .graph_metrics import delay_histogram, delay_statistics, modularity, network_metrics, small_worldness
+from .graph_metrics import (delay_clamp_shares, delay_histogram, delay_statistics, modularity, network_metrics,
+                            small_worldness)
 from .input_maps import (RIDGE_METHODS, preferred_positions_from_activity, preferred_positions_from_weights,
                          preferred_positions_over_time, ridge_r2)
 from .nulls import NullCache
@@ -157,10 +158,16 @@ def _shuffled_metrics(w_rec: np.ndarray, options: MetricOptions, nulls: NullCach
 
 def metric_tables(ids: Mapping[str, Any], w_rec: np.ndarray, delays: np.ndarray | None,
                   snapshots: Mapping[str, np.ndarray], options: MetricOptions,
-                  nulls: NullCache) -> dict[str, pd.DataFrame]:
+                  nulls: NullCache, max_delay: float | None = None) -> dict[str, pd.DataFrame]:
     """training_dynamics (snapshots), final_metrics (selected model), control_metrics (its controls: the initial
     network and the shuffled-weights network, controls.py), delay_histogram and pruned_graph (selected model and
-    initial network, column `network`)."""
+    initial network, column `network`). With `max_delay` (the run's model.max_delay_steps), the delay statistics
+    include the shares of delays at the clamp (graph_metrics.delay_clamp_shares)."""
+
+    def delay_summary(network_delays: np.ndarray) -> dict[str, float]:
+        stats = delay_statistics(network_delays, options.self_loops)
+        return stats if max_delay is None else {**stats, **delay_clamp_shares(network_delays, max_delay)}
+
     final = _metrics_of(w_rec, options, nulls)
     dynamics = _dynamics(snapshots, options, nulls)
     initial = initial_network(snapshots)
@@ -171,9 +178,9 @@ def metric_tables(ids: Mapping[str, Any], w_rec: np.ndarray, delays: np.ndarray 
         networks[INITIAL] = initial[1]
     histogram, pruned = [], []
     if delays is not None:
-        final.update(delay_statistics(delays, options.self_loops))
+        final.update(delay_summary(delays))
         if initial is not None and initial[1] is not None:
-            controls[INITIAL] = {**controls[INITIAL], **delay_statistics(initial[1], options.self_loops)}
+            controls[INITIAL] = {**controls[INITIAL], **delay_summary(initial[1])}
         for network, network_delays in networks.items():
             if network_delays is None:
                 continue
@@ -303,16 +310,17 @@ def _load_snapshots(run_dir: Path) -> dict[str, np.ndarray]:
 
 
 def _metrics(args: argparse.Namespace) -> None:
-    from ..training.run_io import load_network
+    from ..training.run_io import load_model_file, load_network
 
     network = load_network(args.run_dir)
+    max_delay = load_model_file(args.run_dir)["settings"]["model"]["max_delay_steps"]
     options = MetricOptions(seed=args.seed, binary_nulls=args.binary_nulls, weighted_nulls=args.weighted_nulls,
                             binary_keep_fraction=args.binary_keep_fraction, epoch_every=args.epoch_every,
                             self_connections=args.self_connections, control_shuffles=args.control_shuffles,
                             delay_bin_steps=args.delay_bin_steps, prune_fractions=tuple(args.prune_fractions))
     ids = run_identifiers(network.identifiers, str(args.run_dir))
     tables = metric_tables(ids, network.w_rec, network.delays, _load_snapshots(args.run_dir), options,
-                           NullCache(args.null_cache))
+                           NullCache(args.null_cache), max_delay=max_delay)
     write_tables(tables, _out_dir(args))
 
 

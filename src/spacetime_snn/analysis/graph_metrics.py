@@ -337,6 +337,24 @@ def delay_statistics(delays: np.ndarray, self_loops: bool = False) -> dict[str, 
             "delay_iqr": float(q3 - q1), "delay_max": float(values.max())}
 
 
+
+def delay_clamp_shares(delays: np.ndarray, max_delay: float) -> dict[str, float]:
+    """Shares of the recurrent delays between distinct neurons that sit at the clamp [0, max_delay] (steps).
+
+    A distance beyond max_delay gets no gradient at all (the clamp passes none outside [0, max_delay],
+    model/delays.py), and a free delay held at an end by `constrain_` moves only when its gradient points inside, so
+    a growing share means the delays are leaving training. delay_clamp_share: at either end (d <= 0 or
+    d >= max_delay); delay_clamp_max_share: at the long end only (free delays start at 0, and 0 is where the paper
+    says non-spatial delays end). Self-connections are left out: a spatial network's are at distance 0 by
+    construction, not by the clamp.
+    """
+    delays = np.asarray(delays, dtype=np.float64)
+    values = delays[~np.eye(delays.shape[0], dtype=bool)]
+    if values.size == 0:
+        return {"delay_clamp_share": float("nan"), "delay_clamp_max_share": float("nan")}
+    at_max = values >= max_delay
+    return {"delay_clamp_share": float((at_max | (values <= 0)).mean()), "delay_clamp_max_share": float(at_max.mean())}
+
 # --- everything -------------------------------------------------------------------------------------------------
 
 def network_metrics(w_rec: np.ndarray, seed: int = 0, nulls: NullCache | None = None, *,

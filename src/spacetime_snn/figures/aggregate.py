@@ -23,6 +23,11 @@ ACCURACY_COLUMNS = IDENTIFIERS + (
     "delay_mode", "dims", "distance_cost", "best_epoch", "epochs_run",
     "train_accuracy", "val_accuracy", "test_accuracy", "trainable_params", "total_params",
 )
+# How each run went (training/loop.py), for the results page: summaries written before these fields existed leave
+# them empty rather than failing. The share of delays at the clamp (selected model, last epoch), the end-of-run
+# flags, the training's own clock (all attempts of a resumed run) and the device it trained on.
+RUN_RECORD_COLUMNS = ("delay_clamp_share", "delay_clamp_share_last", "loss_above_first_epoch", "rate_outside_window",
+                      "train_seconds", "train_cpu_seconds", "device")
 
 # Which CLI command writes each aggregated table: error messages point the user at the missing step.
 PRODUCERS = {
@@ -87,7 +92,7 @@ def concatenate_csvs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
 
 
 def read_summary(path: str | os.PathLike) -> dict:
-    """One run's summary.json reduced to the `accuracy` columns (extra fields are ignored)."""
+    """One run's summary.json reduced to the `accuracy` columns and the run records (extra fields are ignored)."""
     path = Path(path)
     try:
         summary = json.loads(path.read_text())
@@ -100,7 +105,8 @@ def read_summary(path: str | os.PathLike) -> dict:
     missing = [key for key in ACCURACY_COLUMNS if key not in summary]
     if missing:
         raise DataError(f"{path}: summary lacks field(s) {', '.join(map(repr, missing))}.")
-    return {key: summary[key] for key in ACCURACY_COLUMNS}
+    return {**{key: summary[key] for key in ACCURACY_COLUMNS},
+            **{key: summary.get(key) for key in RUN_RECORD_COLUMNS}}
 
 
 def accuracy_from_summaries(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
@@ -108,7 +114,7 @@ def accuracy_from_summaries(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
     if not paths:
         raise DataError("aggregate: no summary.json files given; pass at least one.")
     rows = [read_summary(path) for path in paths]
-    frame = pd.DataFrame(rows, columns=list(ACCURACY_COLUMNS))
+    frame = pd.DataFrame(rows, columns=[*ACCURACY_COLUMNS, *RUN_RECORD_COLUMNS])
     _check_unique_runs(frame, pd.Series([str(p) for p in paths]))
     return _sorted(frame)
 

@@ -1,5 +1,6 @@
 """CLI: `aggregate` (per-run CSVs or summaries -> one table), `figure fig1..fig4`, `table` (Table 1), `claims`
-(claims.csv, claims.md and claims.rst: which claims of the paper the study's runs support).
+(claims.csv, claims.md and claims.rst: which claims of the paper the study's runs support), `results-page` (the
+study's results.md) and `publish-results` (a finished page with its figures, into a folder to commit).
 
 Colours follow the order of the conditions in `--labels`, so giving every figure command the study's full
 label mapping (and `--show` for a subset) keeps one colour per condition across figures.
@@ -117,6 +118,23 @@ def _run_claims(args: argparse.Namespace) -> None:
           + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
 
 
+def _run_results_page(args: argparse.Namespace) -> None:
+    from . import results_page
+
+    labels = _labels(args.labels) if args.labels else None
+    text = results_page.render(args.results_dir, args.study, labels, benchmarks_dir=args.benchmarks,
+                               commit=results_page.commit_of(args.repo))
+    results_page.write_page(text, args.out)
+    print(f"wrote {args.out}")
+
+
+def _run_publish_results(args: argparse.Namespace) -> None:
+    from . import results_page
+
+    for path in results_page.publish(args.page, args.to):
+        print(f"wrote {path}")
+
+
 def _claims_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", required=True, help="results/<study>/aggregated")
     parser.add_argument("--study", required=True, help="study name, for the report's title")
@@ -204,3 +222,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     claims = subparsers.add_parser("claims", help="claims.csv / .md / .rst: which claims of the paper hold")
     _claims_parser(claims)
     claims.set_defaults(func=_run_claims)
+
+    page = subparsers.add_parser("results-page", help="results/<study>/results.md: Table 1, the claims' verdicts, "
+                                 "the figures, delays at the clamp, flagged runs, time, commit and machine")
+    page.add_argument("--results-dir", required=True, help="results/<study> (with aggregated/, tables/, figures/)")
+    page.add_argument("--study", required=True, help="study name, for the page's title")
+    page.add_argument("--out", required=True, help="Markdown file to write (results/<study>/results.md)")
+    page.add_argument("--labels", help="JSON object (or .json file) condition -> label; orders the conditions")
+    page.add_argument("--benchmarks", help="folder of Snakemake's benchmark files (results/<study>/benchmarks)")
+    page.add_argument("--repo", default=".", help="the checkout whose commit the page names [.]")
+    page.set_defaults(func=_run_results_page)
+
+    publish = subparsers.add_parser("publish-results", help="copy a finished results.md and the files it links "
+                                    "(figures, claims.md) into a folder to commit, e.g. docs/results/<study>")
+    publish.add_argument("--page", required=True, help="results/<study>/results.md")
+    publish.add_argument("--to", required=True, help="destination folder, e.g. docs/results/<study>")
+    publish.set_defaults(func=_run_publish_results)

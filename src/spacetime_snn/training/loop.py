@@ -102,6 +102,10 @@ class Trainer:
         self.stale_epochs = 0
         self.finished = False
         self._rate_warned = False  # warned that training drove the hidden rate out of its starting window
+        # Wall-clock and CPU seconds of the completed epochs of every attempt (kept in the checkpoint, so a
+        # resumed run's summary counts its earlier attempts too); this attempt's clock starts here.
+        self.elapsed = {"wall": 0.0, "cpu": 0.0}
+        self._clock = (time.perf_counter(), time.process_time())
 
     # ---- state ----
     def _state(self) -> dict[str, Any]:
@@ -109,7 +113,7 @@ class Trainer:
                 "weight_opt": self.weight_opt.state_dict(),
                 "delay_opt": None if self.delay_opt is None else self.delay_opt.state_dict(),
                 "rows": self.rows, "snapshots": self.snapshots, "best": self.best,
-                "stale_epochs": self.stale_epochs, "finished": self.finished}
+                "stale_epochs": self.stale_epochs, "finished": self.finished, "elapsed": self.elapsed}
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -118,6 +122,7 @@ class Trainer:
             self.delay_opt.load_state_dict(state["delay_opt"])
         self.epoch, self.rows, self.snapshots = state["epoch"], state["rows"], state["snapshots"]
         self.best, self.stale_epochs, self.finished = state["best"], state["stale_epochs"], state["finished"]
+        self.elapsed = dict(state.get("elapsed", {"wall": 0.0, "cpu": 0.0}))  # absent in older checkpoints
 
     def _record_snapshot(self) -> None:
         for key, value in {"epochs": np.array(self.epoch), **_snapshot(self.model)}.items():
@@ -192,9 +197,28 @@ class Trainer:
         initial = measure(self.model, self.test_set, self.settings.train.eval_batch_size, device=self.device)
         row = {"epoch": 0, "loss": float("nan"), "train_accuracy": float("nan"), "val_accuracy": float("nan"),
                "test_accuracy": initial["accuracy"], "spike_rate_hz": initial["spike_rate_hz"],
-               "seconds": time.perf_counter() - start}
+               **self._clamp_share(), "seconds": time.perf_counter() - start}
         self.log(f"initialisation: test_accuracy={row['test_accuracy']:.4g} hidden rate={row['spike_rate_hz']:.4g} Hz")
         return row
+
+    def _clamp_share(self) -> dict[str, float]:
+        """{"delay_clamp_share": share of recurrent delays held at the clamp [0, max_delay_steps]}; empty
+        for a network without recurrent delays (graph_metrics.delay_clamp_shares: the number `metrics` reports)."""
+        with torch.no_grad():
+            delays = self.model.recurrent_delays()
+        if delays is None:
+            return {}
+        from ..analysis.graph_metrics import delay_clamp_shares  # local: training needs no graph metrics otherwise
+
+        shares = delay_clamp_shares(delays.detach().cpu().numpy(), self.settings.model.max_delay_steps)
+        return {"delay_clamp_share": shares["delay_clamp_share"]}
+
+    def _tick(self) -> None:
+        """Add the wall-clock and CPU seconds since the last tick (or the start of this attempt) to `elapsed`."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.elapsed = {"wall": self.elapsed["wall"] + wall - self._clock[0],
+                        "cpu": self.elapsed["cpu"] + cpu - self._clock[1]}
+        self._clock = (wall, cpu)
 
     def _select(self, row: dict[str, Any]) -> None:
         key = "val_accuracy" if self.val_set is not None else "train_accuracy"
@@ -236,12 +260,14 @@ class Trainer:
             row["val_accuracy"] = (evaluate(self.model, self.val_set, eval_bs, device=self.device)
                                    if self.val_set is not None else float("nan"))
             row["test_accuracy"] = evaluate(self.model, self.test_set, eval_bs, device=self.device)
+            row.update(self._clamp_share())
             row["seconds"] = time.perf_counter() - start
             self.rows.append(row)
             self._record_snapshot()
             self._select(row)
             self.finished = ((self.stale_epochs >= train.patience and self.epoch >= train.min_epochs)
                              or self.epoch >= train.epochs)
+            self._tick()
             run_io.save_checkpoint(self.run_dir, self._state())
             self.log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
             self._warn_if_rate_left_window(row)
@@ -261,6 +287,33 @@ class Trainer:
             self.log(f"warning: epoch {row['epoch']}: the hidden rate is {row['spike_rate_hz']:.3g} Hz, outside "
                      f"model.init.rate_window_hz [{low:g}, {high:g}] Hz that the run started in; the spike "
                      f"regulariser (train.spike_reg) is what holds the rate during training")
+
+    def _end_of_run(self) -> dict[str, Any]:
+        """How the run ended, for its summary and log: its last epoch's loss against its epoch-1 loss, its last
+        epoch's hidden rate against the window it started in (model.init.rate_window_hz; None without one), the
+        share of its delays at the clamp; each flag raised is also said in the log as a warning."""
+        trained = [row for row in self.rows if row["epoch"] > 0]
+        if not trained:
+            return {"end_warnings": []}
+        first, last = trained[0], trained[-1]
+        window = self.settings.model.init.rate_window_hz
+        rate_outside = None if window is None else not window[0] <= last["spike_rate_hz"] <= window[1]
+        flags = {"loss_first_epoch": first["loss"], "loss_last_epoch": last["loss"],
+                 "loss_above_first_epoch": bool(len(trained) > 1 and last["loss"] > first["loss"]),
+                 "rate_last_epoch_hz": last["spike_rate_hz"],
+                 "rate_window_hz": None if window is None else list(window), "rate_outside_window": rate_outside,
+                 "delay_clamp_share_last": last.get("delay_clamp_share")}
+        warnings = []
+        if flags["loss_above_first_epoch"]:
+            warnings.append(f"the run ended (epoch {last['epoch']}) with its loss {last['loss']:.4g} above its "
+                            f"epoch-1 loss {first['loss']:.4g}: training made it worse (look for a jump in log.csv)")
+        if rate_outside:
+            warnings.append(f"the run ended (epoch {last['epoch']}) with its hidden rate {last['spike_rate_hz']:.3g} "
+                            f"Hz outside model.init.rate_window_hz [{window[0]:g}, {window[1]:g}] Hz that it "
+                            f"started in")
+        for warning in warnings:
+            self.log(f"warning: {warning}")
+        return {**flags, "end_warnings": warnings}
 
     def _write_outputs(self) -> dict[str, Any]:
         """The selected model and the run's records; written last, each atomically, so all or none look done."""
@@ -286,7 +339,11 @@ class Trainer:
             "seconds_per_epoch": (float(np.mean([r["seconds"] for r in self.rows if r["epoch"] > 0]))
                                   if len(self.rows) > 1 else 0.0),
             "device": str(self.device),
+            "delay_clamp_share": best_row.get("delay_clamp_share"),  # of the selected model; None without delays
+            **self._end_of_run(),
         }
+        self._tick()
+        summary.update(train_seconds=self.elapsed["wall"], train_cpu_seconds=self.elapsed["cpu"])
         run_io.write_summary(self.run_dir, summary)
         return summary
 

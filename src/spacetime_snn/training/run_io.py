@@ -26,7 +26,9 @@ SNAPSHOTS = "snapshots.npz"
 SUMMARY = "summary.json"
 TRAIN_LOG = "train.log"
 OUTPUTS = (MODEL, LOG, SNAPSHOTS, SUMMARY)  # what the training rule declares; written last, once training ended
-LOG_COLUMNS = ("epoch", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "spike_rate_hz", "seconds")
+# delay_clamp_share: share of recurrent delays at the clamp (empty without delays; loop.Trainer._clamp_share)
+LOG_COLUMNS = ("epoch", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "spike_rate_hz",
+               "delay_clamp_share", "seconds")
 
 
 @dataclass
