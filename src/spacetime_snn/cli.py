@@ -42,6 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     except SpacetimeError as error:
         print(f"spacetime-snn {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: every writer is atomic, so what was finished is kept
+        print(f"spacetime-snn {args.command}: interrupted; files written so far are complete. Fix: rerun the same "
+              f"command to continue (training resumes from its checkpoint, data generation from its cached chunks)",
+              file=sys.stderr)
+        return 130
     return 0
 
 
