@@ -23,3 +23,7 @@ class CheckpointError(SpacetimeError):
 
 class DiskFullError(SpacetimeError):
     """A file cannot be written because its file system is full (or over quota)."""
+
+
+class RunLockedError(SpacetimeError):
+    """A run directory is being written by another process (or its lock cannot be judged stale from here)."""

@@ -80,6 +80,16 @@ class Trainer:
         self.log = log
         train_full, self.test_set = load_data(settings, cache_dir=cache_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)  # only once the data passed validation: bad data, no run
+        self.lock = run_io.RunLock(self.run_dir)  # one writer per run directory, held until run() returns
+        for notice in self.lock.acquire():
+            self.log(notice)
+        try:
+            self._build(settings, train_full)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _build(self, settings: RunSettings, train_full) -> None:
         if settings.data.selection == "validation":
             train_idx, val_idx = validation_split(train_full, settings.data.validation_fraction, settings.seed)
             self.train_set, self.val_set = train_full.subset(train_idx), train_full.subset(val_idx)
@@ -207,6 +217,15 @@ class Trainer:
 
     # ---- the run ----
     def run(self, on_epoch_end: EpochHook | None = None) -> dict[str, Any]:
+        if self.lock.handle is None:  # a second run() of this trainer
+            for notice in self.lock.acquire():
+                self.log(notice)
+        try:
+            return self._run(on_epoch_end)
+        finally:
+            self.lock.release()
+
+    def _run(self, on_epoch_end: EpochHook | None) -> dict[str, Any]:
         state, warnings = run_io.load_latest_checkpoint(self.run_dir)
         fallback = ("using the previous checkpoint" if state is not None
                     else "no readable checkpoint is left: training starts from scratch")

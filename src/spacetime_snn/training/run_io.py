@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime
+import errno
+import fcntl
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError, DataError
+from ..errors import CheckpointError, DataError, RunLockedError
 from ..io_utils import atomic_path
 
 MODEL = "model.pt"
@@ -25,6 +29,7 @@ LOG = "log.csv"
 SNAPSHOTS = "snapshots.npz"
 SUMMARY = "summary.json"
 TRAIN_LOG = "train.log"
+LOCK = "train.lock"  # held while a `spacetime-snn train` process writes the run (RunLock)
 OUTPUTS = (MODEL, LOG, SNAPSHOTS, SUMMARY)  # what the training rule declares; written last, once training ended
 LOG_COLUMNS = ("epoch", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "spike_rate_hz", "seconds")
 
@@ -83,6 +88,131 @@ class RunLog:
 
     def start_attempt(self, command: str) -> None:
         self(f"attempt started: {command} (host {socket.gethostname()}, pid {os.getpid()})")
+
+
+class RunLock:
+    """One writer per run directory: `<run>/train.lock`, flock-ed for the life of the training process.
+
+    The lock is the kernel's (flock): it is released when the process ends in any way, SIGKILL included, so a
+    lock file left by a dead process on this host is simply taken over (with a notice). The file also says who
+    holds it (pid, host, start, SLURM job), for the message a second writer gets and for a lock of another host:
+    on a shared file system whose locks do not reach across hosts (NFS without lockd, some Lustre mounts), this
+    host cannot tell whether that process still runs, so it refuses and says how to remove the lock - except
+    for a SLURM job requeued onto another node (same SLURM_JOB_ID: SLURM requeues a job only once its previous
+    run has ended) or a SLURM job that `squeue` no longer lists: those take the lock over with a notice.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK
+        self.handle = None
+
+    @staticmethod
+    def owner_record() -> dict[str, Any]:
+        return {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": datetime.datetime.now().isoformat(sep=" ", timespec="seconds"),
+                "command": " ".join(sys.argv), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+                "slurm_restart_count": os.environ.get("SLURM_RESTART_COUNT")}
+
+    def acquire(self) -> list[str]:
+        """Take the lock or raise RunLockedError; returns notices (a stale lock taken over)."""
+        while True:
+            handle = open(self.path, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                handle.close()
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise RunLockedError(self._held_message(self._read_owner())) from None
+            try:  # the holder before us may have removed the file between our open and our flock: retry
+                same_file = os.fstat(handle.fileno()).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same_file = False
+            if same_file:
+                break
+            handle.close()
+        notices = []
+        previous = self._read_owner()
+        if previous:
+            notice = self._stale_notice(previous)
+            if notice is None:
+                handle.close()
+                raise RunLockedError(self._other_host_message(previous))
+            notices.append(notice)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(self.owner_record(), sort_keys=True) + "\n")
+        handle.flush()
+        self.handle = handle
+        return notices
+
+    def release(self) -> None:
+        """Remove the lock file and let go (a process that dies instead leaves the file: taken over later)."""
+        if self.handle is None:
+            return
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+        self.handle.close()
+        self.handle = None
+
+    def _read_owner(self) -> dict[str, Any]:
+        try:
+            owner = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            return {}
+        return owner if isinstance(owner, dict) else {}
+
+    def _stale_notice(self, owner: dict[str, Any]) -> str | None:
+        """The notice for taking over a lock file nobody holds, or None when that cannot be known (other host)."""
+        who = _who(owner)
+        if owner.get("host") == socket.gethostname():
+            return f"notice: {self.path}: taking over the lock of {who}, which ended without releasing it"
+        job = owner.get("slurm_job_id")
+        if job and job == os.environ.get("SLURM_JOB_ID"):
+            return (f"notice: {self.path}: taking over the lock of {who}: the same SLURM job {job}, requeued "
+                    f"(SLURM restarts a job only after its previous run ended)")
+        if job and _slurm_job_ended(job):
+            return f"notice: {self.path}: taking over the lock of {who}: `squeue` no longer lists SLURM job {job}"
+        return None
+
+    def _held_message(self, owner: dict[str, Any]) -> str:
+        who = _who(owner) if owner else "another process (the lock file does not say which)"
+        here = owner.get("host") in (None, socket.gethostname())
+        stop = f"`kill {owner['pid']}`" if here and owner.get("pid") else f"on host {owner.get('host')}: `kill {owner.get('pid')}`"
+        return (f"{self.path.parent}: another training process writes this run directory: {who}. A second writer "
+                f"would overwrite its checkpoints and outputs, so nothing was changed. Fix: wait for it to finish "
+                f"(its progress is in {self.path.parent / TRAIN_LOG}), or stop it ({stop}) and rerun this command "
+                f"(it resumes from the checkpoint when the settings are equal), or give this run another --out.")
+
+    def _other_host_message(self, owner: dict[str, Any]) -> str:
+        return (f"{self.path}: the run directory is locked by {_who(owner)}, on another host than this one "
+                f"({socket.gethostname()}); from here it cannot be told whether that process still runs (on a "
+                f"shared file system locks may not reach across hosts). Nothing was changed. Fix: if that process "
+                f"has ended (check on {owner.get('host')}: `ps -p {owner.get('pid')}`, or `squeue` for its SLURM "
+                f"job), remove the lock with `rm {self.path}` and rerun this command; otherwise wait for it.")
+
+
+def _who(owner: dict[str, Any]) -> str:
+    text = f"pid {owner.get('pid')} on host {owner.get('host')}, started {owner.get('started')}"
+    if owner.get("slurm_job_id"):
+        text += f", SLURM job {owner['slurm_job_id']}"
+    return text + (f" (`{owner['command']}`)" if owner.get("command") else "")
+
+
+def _slurm_job_ended(job: str) -> bool:
+    """Whether `squeue` (when this host has it) no longer lists SLURM job `job`; False when unknown."""
+    if shutil.which("squeue") is None:
+        return False
+    try:
+        listed = subprocess.run(["squeue", "-h", "-j", str(job), "-o", "%i"], capture_output=True, text=True,
+                                timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if listed.returncode != 0:  # squeue fails with "Invalid job id specified" for a job it has purged
+        return "Invalid job id" in listed.stderr
+    return not listed.stdout.strip()
 
 
 def save_torch(obj: Any, path: Path) -> None:
