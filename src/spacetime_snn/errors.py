@@ -27,3 +27,7 @@ class DiskFullError(SpacetimeError):
 
 class RunLockedError(SpacetimeError):
     """A run directory is being written by another process (or its lock cannot be judged stale from here)."""
+
+
+class UnwritableError(SpacetimeError):
+    """A file or folder cannot be created: a read-only file system or no permission."""

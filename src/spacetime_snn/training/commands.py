@@ -40,13 +40,46 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def _check_out(out: Path) -> None:
+    """--out must be a directory or a path where one can be made (not a file, nor under a file)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file, not a run directory; nothing was changed. Fix: give a directory "
+                          f"path that does not exist yet or holds a run, e.g. --out {out.with_suffix('')}-run")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out}: {parent} is a file, so no directory can be made under it. Fix: "
+                                  f"give a run directory outside it, e.g. --out {parent.parent / out.name}")
+            break
+
+
+def _device(text: str | None) -> torch.device | None:
+    """The --device as a torch device this machine can use (None: CUDA when present, else CPU)."""
+    if text is None:
+        return None
+    fix = ("Fix: leave --device out (CUDA when present, else CPU) or give --device cpu; --device cuda (or cuda:N) "
+           "needs a GPU and a CUDA build of torch")
+    try:
+        device = torch.device(text)
+    except RuntimeError as error:
+        raise ConfigError(f"--device {text!r}: not a torch device ({str(error).splitlines()[0][:120]}...). "
+                          f"{fix}") from error
+    try:
+        torch.empty(1, device=device)
+    except (AssertionError, RuntimeError) as error:  # "Torch not compiled with CUDA enabled", no such ordinal
+        raise ConfigError(f"--device {text}: not available on this machine ({error}; torch {torch.__version__}, "
+                          f"CUDA available: {torch.cuda.is_available()}). Nothing was created. {fix}") from error
+    return device
+
+
 def _train(args: argparse.Namespace) -> None:
     from . import run_io
     from .loop import Trainer
 
+    _check_out(args.out)
+    device = _device(args.device)  # before the run directory exists: a wrong device leaves nothing behind
     _set_threads(args.threads)
     settings = settings_from_dict(_read_settings(args.settings))
-    device = torch.device(args.device) if args.device else None
     cache_dir = args.cache_dir or Path(settings.data.root) / "cache"
     log = run_io.RunLog(args.out)  # <run>/train.log: every attempt, kept across Snakemake's reruns
     log.start_attempt(f"spacetime-snn train --out {args.out}")  # kept back until the run directory exists
@@ -67,6 +100,10 @@ def _prune(args: argparse.Namespace) -> None:
     from .build import load_data, model_from_file
     from .evaluate import evaluate
 
+    _check_fractions("--magnitude-keep", args.magnitude_keep, "of the strongest recurrent synapses kept",
+                     closed_low=True, closed_high=True)
+    _check_fractions("--length-remove", args.length_remove, "of the longest-delay synapses removed",
+                     closed_low=True, closed_high=False)
     _set_threads(args.threads)
     saved = run_io.load_model_file(args.run_dir)
     settings = settings_from_dict(saved["settings"])
@@ -89,6 +126,20 @@ def _prune(args: argparse.Namespace) -> None:
                      "test_accuracy": accuracy, "connections": int((mask & existing).sum())})
     with atomic_path(args.out) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
+def _check_fractions(option: str, values: list[float], meaning: str, *, closed_low: bool, closed_high: bool) -> None:
+    """Every value of a fraction option in its range (NaN is in none), or a ConfigError with the range."""
+    low, high = ("[" if closed_low else "(") + "0", "1" + ("]" if closed_high else ")")
+    for value in values:
+        inside = (0.0 <= value if closed_low else 0.0 < value) and (value <= 1.0 if closed_high else value < 1.0)
+        if not inside:
+            raise ConfigError(f"{option} {value:g}: each value is a fraction {meaning} and must lie in "
+                              f"{low}, {high}. Fix: e.g. {option} {' '.join(_example(closed_high))}")
+
+
+def _example(closed_high: bool) -> list[str]:
+    return ["1.0", "0.5", "0.1"] if closed_high else ["0.0", "0.1", "0.3"]
 
 
 def register(subparsers) -> None:

@@ -273,6 +273,20 @@ def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
             current.replace(run_dir / PREVIOUS_CHECKPOINT)
 
 
+CHECKPOINT_KEYS = ("settings", "epoch", "model", "weight_opt", "delay_opt", "rows", "snapshots", "best",
+                   "stale_epochs", "finished")
+MODEL_KEYS = ("settings", "state_dict", "epoch", "num_inputs", "num_outputs")
+
+
+def _require_keys(path: Path, content: Any, keys: tuple[str, ...], what: str) -> None:
+    """A torch file that loads but holds something else (a model.pt copied over a checkpoint) is unreadable too."""
+    missing = [key for key in keys if not isinstance(content, dict) or key not in content]
+    if missing:
+        held = sorted(map(str, content)) if isinstance(content, dict) else type(content).__name__
+        raise CheckpointError(f"{path}: a readable torch file, but not {what}: it lacks {', '.join(missing)} "
+                              f"(it holds {held}; was another file copied over it?)")
+
+
 def load_latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[str]]:
     """The newest readable checkpoint (or None) and warnings about unreadable ones that were skipped."""
     warnings = []
@@ -281,7 +295,9 @@ def load_latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[s
         if not path.exists():
             continue
         try:
-            return load_torch(path), warnings
+            state = load_torch(path)
+            _require_keys(path, state, CHECKPOINT_KEYS, "a training checkpoint")
+            return state, warnings
         except CheckpointError as error:
             warnings.append(str(error))
     return None, warnings
@@ -336,8 +352,26 @@ def load_summary(run_dir: str | Path) -> dict[str, Any]:
 
 
 def load_model_file(run_dir: str | Path) -> dict[str, Any]:
-    """The selected model: {"settings": dict, "state_dict": ..., "epoch": int, "num_inputs", "num_outputs"}."""
-    return load_torch(Path(run_dir) / MODEL)
+    """The selected model: {"settings": dict, "state_dict": ..., "epoch": int, "num_inputs", "num_outputs"}.
+
+    A missing run directory or model.pt, or a model.pt holding something else, raises DataError / CheckpointError
+    naming the file and the command that (re)trains the run.
+    """
+    path = Path(run_dir) / MODEL
+    try:
+        saved = load_torch(path)
+    except FileNotFoundError as error:
+        if not path.parent.is_dir():
+            raise DataError(f"{path.parent}: no such run directory. Fix: pass the directory of a trained run (one "
+                            f"that holds {MODEL}; `ls results/*/runs/*/*/*/{MODEL}` lists those of the studies), "
+                            f"or train it first: `spacetime-snn train --settings @SETTINGS --out {path.parent}`."
+                            ) from error
+        raise DataError(f"{path}: not found: the run has not finished training. {rerun_training_fix(path)}") from error
+    try:
+        _require_keys(path, saved, MODEL_KEYS, "a model file")
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}. {rerun_training_fix(path)}") from None
+    return saved
 
 
 def load_network(run_dir: str | Path) -> NetworkArrays:
