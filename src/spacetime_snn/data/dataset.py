@@ -232,11 +232,27 @@ def load_train_test(
     for field in ("num_channels", "num_classes"):
         if getattr(train, field) != getattr(test, field):
             raise DataError(
-                f"{train_path} and {test_path} differ in {field} ({getattr(train, field)} vs {getattr(test, field)}). "
+                f"{train_path} and {test_path} differ in {field} ({getattr(train, field)} vs {getattr(test, field)})"
+                f"{_channels_source(train_path, test_path) if field == 'num_channels' else ''}. "
                 "Fix: use a train and a test file of the same data set."
             )
     num_steps = max(train.num_steps, test.num_steps)
     return train.with_num_steps(num_steps), test.with_num_steps(num_steps)
+
+
+def _channels_source(*paths: Path) -> str:
+    """Where each file's channel count came from: its num_channels attribute, or SHD's 700 assumed without one."""
+    import h5py
+
+    from .shd_format import SHD_NUM_CHANNELS
+
+    said = []
+    for path in paths:
+        with h5py.File(path, "r") as handle:
+            stated = handle.attrs.get("num_channels")
+        said.append(f"{path.name} has num_channels = {int(stated)}" if stated is not None else
+                    f"{path.name} has no num_channels attribute, so SHD's {SHD_NUM_CHANNELS} is assumed")
+    return f": {'; '.join(said)}"
 
 
 def split_files(root_or_paths: str | os.PathLike | tuple[str | os.PathLike, str | os.PathLike]) -> tuple[Path, Path]:

@@ -25,10 +25,19 @@ def _read_settings(text: str) -> dict:
             import yaml
 
             try:
-                return yaml.safe_load(path.read_text()) or {}
+                values = yaml.safe_load(path.read_text())
             except yaml.YAMLError as error:
                 raise ConfigError(f"settings file {path} is not valid YAML ({error}); fix its syntax") from error
+            if values is None:  # an empty file would silently mean "every default": SHD's full paper protocol
+                raise ConfigError(f"settings file {path} is empty (or only comments); a run's settings are needed. "
+                                  f"Fix: write them into it (a run's settings.json from results/<study>/runs/... "
+                                  f"shows every key), or pass --settings '{{}}' to train with every default (the "
+                                  f"paper's protocol on SHD)")
+            return values
         text, source = path.read_text(), f"settings file {path}"  # JSON proper: YAML 1.1 reads 1e-09 as text
+        if not text.strip():
+            raise ConfigError(f"settings file {path} is empty; a run's settings are needed. Fix: write them into it, "
+                              f"or pass --settings '{{}}' to train with every default (the paper's protocol on SHD)")
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
