@@ -250,23 +250,58 @@ def unreadable(path: Path, error: BaseException) -> str:
     return f"{path}: cannot be read ({type(error).__name__}: {error}); it is corrupt or truncated"
 
 
+def _numpy_array_globals() -> list[Any]:
+    """What torch's restricted unpickler needs to rebuild numpy arrays: checkpoints written before snapshots were
+    stored as tensors hold them. Still the restricted unpickler: an array's content is bytes (or, for an object
+    array, items that are themselves restricted), so no code from the file can run."""
+    core = getattr(np, "_core", None) or np.core
+    numeric_dtypes = [type(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDG"]  # bool, integers, floats, complex
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype, *numeric_dtypes]
+
+
 def load_torch(path: Path) -> Any:
-    """A torch file of a run. An unreadable checkpoint raises CheckpointError (the trainer falls back to the
-    previous one); an unreadable run output (model.pt) raises it with the commands that rewrite the file."""
+    """A torch file of a run, loaded with `weights_only=True`: tensors, numbers, text, lists, dicts (and numpy
+    arrays, for older checkpoints), never arbitrary Python objects, so a model.pt from someone else cannot run code.
+
+    An unreadable checkpoint raises CheckpointError (the trainer falls back to the previous one); an unreadable run
+    output (model.pt) raises it with the commands that rewrite the file.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(_numpy_array_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # torch raises many kinds for a truncated or foreign file
-        message = unreadable(path, error)
+        text = str(error)
+        foreign = next((line.strip() for line in text.splitlines()
+                        if "Unsupported global" in line or "Can only build" in line), None)
+        if foreign is not None:
+            message = (f"{path}: holds Python objects other than tensors and plain data ({foreign[:200]}); it is not "
+                       f"loaded, because unpickling them could run code carried by the file. Files written by "
+                       f"`spacetime-snn train` hold only tensors and plain data: if this one came from someone "
+                       f"else, ask for the run's model.pt as written by spacetime-snn")
+        elif "Weights only load failed" in text:  # a damaged file the restricted unpickler cannot parse
+            reason = text.split("WeightsUnpickler error:", 1)[-1].split("Check the documentation")[0].strip()
+            message = unreadable(path, type(error)(reason or "not a torch file"))
+        else:
+            message = unreadable(path, error)
         if path.name == MODEL:
             message += f". {rerun_training_fix(path)}"
         raise CheckpointError(message) from error
 
 
+def _snapshots_as(state: dict[str, Any], convert) -> dict[str, Any]:
+    """The checkpoint's snapshots converted array by array (numpy <-> tensor: a checkpoint holds plain data)."""
+    snapshots = state.get("snapshots") if isinstance(state, dict) else None
+    if not isinstance(snapshots, dict):
+        return state
+    return {**state, "snapshots": {key: [convert(value) for value in values] for key, values in snapshots.items()}}
+
+
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
     """Write the checkpoint atomically, keeping the one before it in case this one is ever found corrupt."""
     current = run_dir / CHECKPOINT
+    state = _snapshots_as(state, lambda array: torch.tensor(np.asarray(array)))  # plain data only (0-d kept 0-d)
     with atomic_path(current) as tmp:
         _torch_save(state, tmp)
         if current.exists():
@@ -297,7 +332,7 @@ def load_latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[s
         try:
             state = load_torch(path)
             _require_keys(path, state, CHECKPOINT_KEYS, "a training checkpoint")
-            return state, warnings
+            return _snapshots_as(state, lambda value: value.numpy() if torch.is_tensor(value) else value), warnings
         except CheckpointError as error:
             warnings.append(str(error))
     return None, warnings
