@@ -209,7 +209,8 @@ def test_a_killed_training_job_fails_and_keeps_its_checkpoint(killed_under_snake
     code, output, left, epoch = killed_under_snakemake["steps"]["job-killed"]
     assert code != 0
     assert "Error in rule train:" in output and "returned non-zero exit status 137" in output  # 128 + SIGKILL
-    assert left == sorted([run_io.CHECKPOINT, run_io.PREVIOUS_CHECKPOINT, "settings.json", run_io.TRAIN_LOG]), left
+    assert left == sorted([run_io.CHECKPOINT, run_io.PREVIOUS_CHECKPOINT, "settings.json", run_io.TRAIN_LOG,
+                           run_io.LOCK]), left  # the lock of the killed process: taken over by the rerun
     assert 2 <= epoch < STUDY["train"]["epochs"]
 
 

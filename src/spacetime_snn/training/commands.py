@@ -110,9 +110,9 @@ def _prune(args: argparse.Namespace) -> None:
     from .evaluate import evaluate
 
     _check_fractions("--magnitude-keep", args.magnitude_keep, "of the strongest recurrent synapses kept",
-                     closed_low=True, closed_high=True)
+                     one_allowed=True)
     _check_fractions("--length-remove", args.length_remove, "of the longest-delay synapses removed",
-                     closed_low=True, closed_high=False)
+                     one_allowed=False)
     _set_threads(args.threads)
     saved = run_io.load_model_file(args.run_dir)
     settings = settings_from_dict(saved["settings"])
@@ -137,18 +137,13 @@ def _prune(args: argparse.Namespace) -> None:
         pd.DataFrame(rows).to_csv(tmp, index=False)
 
 
-def _check_fractions(option: str, values: list[float], meaning: str, *, closed_low: bool, closed_high: bool) -> None:
-    """Every value of a fraction option in its range (NaN is in none), or a ConfigError with the range."""
-    low, high = ("[" if closed_low else "(") + "0", "1" + ("]" if closed_high else ")")
+def _check_fractions(option: str, values: list[float], meaning: str, *, one_allowed: bool) -> None:
+    """Every value of a fraction option in [0, 1] (or [0, 1)), NaN in neither, else a ConfigError with the range."""
     for value in values:
-        inside = (0.0 <= value if closed_low else 0.0 < value) and (value <= 1.0 if closed_high else value < 1.0)
-        if not inside:
+        if not (0.0 <= value <= 1.0 and (one_allowed or value < 1.0)):
+            example = "1.0 0.5 0.1" if one_allowed else "0.0 0.1 0.3"
             raise ConfigError(f"{option} {value:g}: each value is a fraction {meaning} and must lie in "
-                              f"{low}, {high}. Fix: e.g. {option} {' '.join(_example(closed_high))}")
-
-
-def _example(closed_high: bool) -> list[str]:
-    return ["1.0", "0.5", "0.1"] if closed_high else ["0.0", "0.1", "0.3"]
+                              f"[0, 1{']' if one_allowed else ')'}. Fix: e.g. {option} {example}")
 
 
 def register(subparsers) -> None:
