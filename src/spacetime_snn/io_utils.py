@@ -15,6 +15,8 @@ from .errors import DiskFullError, UnwritableError
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+NO_FLOCK = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
+"""flock's errors on file systems without it (NFS without lockd, Lustre without the flock mount option)."""
 _NO_SPACE_TEXTS = ("No space left on device", "Disk quota exceeded", "errno = 28", "errno = 122")
 
 
@@ -112,11 +114,21 @@ def _size(count: int) -> str:
 
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `path` (created if needed) for the duration of the block."""
+    """Hold an exclusive advisory lock on `path` (created if needed) for the duration of the block.
+
+    On a file system without flock (Lustre mounted without it, NFS without lockd) the block runs unlocked: its
+    users write atomically (atomic_path), so two processes at worst do the same work twice.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except OSError as error:
+            if error.errno not in NO_FLOCK:
+                raise
+            yield
+            return
         try:
             yield
         finally:

@@ -87,3 +87,28 @@ def test_requeued_slurm_job_takes_its_own_lock_over_on_another_node(fresh_data, 
                                     str(run_dir))
     assert code == 0, err
     assert "the same SLURM job 4242, requeued" in out, out
+
+
+def test_file_system_without_flock_judges_by_the_record(fresh_data, tmp_path, capsys, monkeypatch):
+    """Lustre mounted without flock (ENOSYS) or NFS without lockd (ENOLCK): a live holder on this host is still
+    refused, a dead one taken over."""
+    import errno
+    import fcntl
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run_dir / run_io.LOCK).write_text(lock_record(pid=holder.pid))
+        argv = ("train", "--settings", json.dumps(settings(fresh_data, train={"epochs": 1})), "--out", str(run_dir))
+        code, out, err = cli_in_process(capsys, *argv)
+        assert code == 2 and f"pid {holder.pid} on host {socket.gethostname()}" in err, out + err
+    finally:
+        holder.kill()
+        holder.wait()
+    code, out, err = cli_in_process(capsys, *argv)
+    assert code == 0 and f"taking over the lock of pid {holder.pid}" in out, out + err

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, DataError, RunLockedError
-from ..io_utils import atomic_path
+from ..io_utils import NO_FLOCK, atomic_path
 
 MODEL = "model.pt"
 CHECKPOINT = "checkpoint.pt"
@@ -115,11 +115,15 @@ class RunLock:
 
     def acquire(self) -> list[str]:
         """Take the lock or raise RunLockedError; returns notices (a stale lock taken over)."""
+        kernel_lock = True
         while True:
             handle = open(self.path, "a+", encoding="utf-8")
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as error:
+                if error.errno in NO_FLOCK:  # e.g. Lustre mounted without flock: judged by the record alone
+                    kernel_lock = False
+                    break
                 handle.close()
                 if error.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
@@ -133,6 +137,9 @@ class RunLock:
             handle.close()
         notices = []
         previous = self._read_owner()
+        if previous and not kernel_lock and _alive_here(previous):
+            handle.close()
+            raise RunLockedError(self._held_message(previous))
         if previous:
             notice = self._stale_notice(previous)
             if notice is None:
@@ -192,6 +199,21 @@ class RunLock:
                 f"shared file system locks may not reach across hosts). Nothing was changed. Fix: if that process "
                 f"has ended (check on {owner.get('host')}: `ps -p {owner.get('pid')}`, or `squeue` for its SLURM "
                 f"job), remove the lock with `rm {self.path}` and rerun this command; otherwise wait for it.")
+
+
+def _alive_here(owner: dict[str, Any]) -> bool:
+    """Whether the owner record names a process of this host that still runs (not this one)."""
+    if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
+        return False
+    if owner["pid"] == os.getpid():
+        return False
+    try:
+        os.kill(owner["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    return True
 
 
 def _who(owner: dict[str, Any]) -> str:
