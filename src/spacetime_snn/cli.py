@@ -8,7 +8,8 @@ import sys
 
 from threadpoolctl import threadpool_limits
 
-from .errors import SpacetimeError
+from .errors import ConfigError, SpacetimeError
+from .io_utils import UNWRITABLE, unwritable_error
 
 # Each area of the package registers its own sub-commands. Only the module owning the requested command is
 # imported: the areas pull in torch, scipy or seaborn, and a pipeline makes hundreds of short CLI calls.
@@ -37,11 +38,24 @@ def main(argv: list[str] | None = None) -> int:
     # compete with other jobs for the cores make numpy 5-100x slower (measured in benchmarks/metrics_benchmark.py).
     threads = getattr(args, "threads", None)
     try:
+        if threads is not None and threads < 1:
+            raise ConfigError(f"--threads {threads}: must be an integer >= 1. Fix: --threads 1 (or leave it out)")
         with threadpool_limits(limits=threads or 1, user_api="blas"):
             args.func(args)
     except SpacetimeError as error:
         print(f"spacetime-snn {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # any write outside atomic_path (mkdir of a run directory, a lock, a log)
+        if error.errno not in UNWRITABLE:
+            raise
+        message = unwritable_error(error.filename or "(unnamed file)", error)
+        print(f"spacetime-snn {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C: every writer is atomic, so what was finished is kept
+        print(f"spacetime-snn {args.command}: interrupted; files written so far are complete. Fix: rerun the same "
+              f"command to continue (training resumes from its checkpoint, data generation from its cached chunks)",
+              file=sys.stderr)
+        return 130
     return 0
 
 

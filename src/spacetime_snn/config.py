@@ -225,13 +225,33 @@ def validate(settings: RunSettings) -> RunSettings:
     _check(_is_int(settings.seed) and settings.seed >= 0, "seed", f"{settings.seed!r}; must be an integer >= 0")
     _check(isinstance(settings.run, dict), "run",
            f"{settings.run!r}; must be a mapping of identifiers (study, condition, hidden, seed)")
+    for key, source, actual in _identified(settings):
+        value = settings.run.get(key, actual)
+        if not _is_int(value) or value != actual:
+            raise ConfigError(
+                f"invalid value for 'run.{key}': {value!r}, but '{source}' is {actual!r}: run.{key} labels the run "
+                f"in summary.json and every CSV, so it must be what the run is. Fix: run.{key}: {actual} (or leave "
+                f"run.{key} out: it is then taken from {source})")
     return settings
+
+
+def _identified(settings: RunSettings) -> list[tuple[str, str, Any]]:
+    """(identifier, the setting it names, that setting's value): identifiers that must agree with the run."""
+    return [("hidden", "model.hidden", settings.model.hidden), ("seed", "seed", settings.seed)]
+
+
+def _derive_identifiers(settings: RunSettings) -> RunSettings:
+    """run.hidden and run.seed taken from model.hidden and seed when the identifiers are given without them."""
+    if not settings.run:
+        return settings
+    run = {key: actual for key, _, actual in _identified(settings)} | settings.run
+    return dataclasses.replace(settings, run=run)
 
 
 def settings_from_dict(values: dict[str, Any]) -> RunSettings:
     """Build and validate RunSettings from a (possibly partial) nested dict; missing keys take defaults; the
     surrogate gradient's replacements are applied (`rule_settings`)."""
-    return rule_settings(validate(_build(RunSettings, values, "")))
+    return rule_settings(_derive_identifiers(validate(_build(RunSettings, values, ""))))
 
 
 def rule_settings(settings: RunSettings) -> RunSettings:

@@ -23,3 +23,11 @@ class CheckpointError(SpacetimeError):
 
 class DiskFullError(SpacetimeError):
     """A file cannot be written because its file system is full (or over quota)."""
+
+
+class RunLockedError(SpacetimeError):
+    """A run directory is being written by another process (or its lock cannot be judged stale from here)."""
+
+
+class UnwritableError(SpacetimeError):
+    """A file or folder cannot be created: a read-only file system or no permission."""

@@ -11,9 +11,12 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import DiskFullError
+from .errors import DiskFullError, UnwritableError
 
 _NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+NO_FLOCK = (errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP)
+"""flock's errors on file systems without it (NFS without lockd, Lustre without the flock mount option)."""
 _NO_SPACE_TEXTS = ("No space left on device", "Disk quota exceeded", "errno = 28", "errno = 122")
 
 
@@ -40,6 +43,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     except Exception as error:
         if is_disk_full(error):
             raise disk_full_error(target, error) from error
+        if isinstance(error, OSError) and error.errno in UNWRITABLE:
+            raise unwritable_error(Path(error.filename or target), error) from error
         raise
     finally:
         if tmp_path is not None and tmp_path.exists():
@@ -77,6 +82,21 @@ def disk_full_error(target: Path, error: BaseException) -> DiskFullError:
     )
 
 
+def unwritable_error(path: str | os.PathLike, error: OSError) -> UnwritableError:
+    """The message for a file or folder that cannot be created: read-only file system or no permission."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    reason = ("the file system is mounted read-only" if error.errno == errno.EROFS
+              else "this user may not write there")
+    return UnwritableError(
+        f"{path}: cannot be written ({error.strerror or error}): {reason} (the file system mounted at "
+        f"{_mount_point(folder)}). Nothing was written there. Fix: give an output path on a writable file system "
+        f"(another --out / --out-dir, or run the workflow from a writable copy of the project), or get write "
+        f"access (`ls -ld {folder}` shows owner and mode; `mount | grep ' ro,'` lists read-only mounts).")
+
+
 def _mount_point(path: Path) -> Path:
     path = path.resolve()
     while not os.path.ismount(path) and path != path.parent:
@@ -94,11 +114,21 @@ def _size(count: int) -> str:
 
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike) -> Iterator[None]:
-    """Hold an exclusive advisory lock on `path` (created if needed) for the duration of the block."""
+    """Hold an exclusive advisory lock on `path` (created if needed) for the duration of the block.
+
+    On a file system without flock (Lustre mounted without it, NFS without lockd) the block runs unlocked: its
+    users write atomically (atomic_path), so two processes at worst do the same work twice.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except OSError as error:
+            if error.errno not in NO_FLOCK:
+                raise
+            yield
+            return
         try:
             yield
         finally:

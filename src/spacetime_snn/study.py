@@ -148,7 +148,7 @@ def _describe_schema_error(error) -> str:
         expected = schema["type"] if isinstance(schema["type"], str) else " or ".join(schema["type"])
         message = f"'{key}': {value!r} is a {_type_name(value)}, expected {expected}{meaning}"
         if isinstance(value, str) and _is_number_text(value):
-            message += f"; YAML reads {value!r} as text: write it with a decimal point, e.g. {_yaml_float(value)}"
+            message += _number_as_text_hint(value, expected)
         return message
     if kind == "minItems":
         return f"'{key}': {value!r} is too short; give at least {schema['minItems']} item(s){meaning}"
@@ -179,6 +179,19 @@ def _is_number_text(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _number_as_text_hint(text: str, expected: str) -> str:
+    """How to write a number that YAML read as text: quoted (any number, e.g. '0' for an integer key), or an
+    exponent without a decimal point (YAML 1.1 reads 1e-3 as text, 1.0e-3 as a number)."""
+    if "integer" in expected and "number" not in expected:
+        whole = text.strip().lstrip("+")
+        if whole.lstrip("-").isdigit():
+            return f"; it is text (quoted): write it without quotes, e.g. {int(whole)}"
+        return f"; it is text: write a whole number without quotes, e.g. {int(float(text))}"
+    if "e" in text.lower() and "." not in text.lower().partition("e")[0]:
+        return f"; YAML reads {text!r} as text: write it with a decimal point, e.g. {_yaml_float(text)}"
+    return f"; it is text (quoted): write it without quotes, e.g. {text.strip()}"
 
 
 def _yaml_float(text: str) -> str:

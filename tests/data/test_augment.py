@@ -86,3 +86,16 @@ def test_concatenate(random_dataset):
     assert len(both) == 5
     np.testing.assert_array_equal(both.sample(4).units, b.sample(1).units)
     np.testing.assert_array_equal(both.sample(0).times, a.sample(0).times)
+
+
+def test_checked_epoch_stops_an_augmentation_that_empties_the_samples(random_dataset):
+    import pytest
+
+    from spacetime_snn.data.augment import checked_augment_epoch
+    from spacetime_snn.errors import DataError
+
+    ds = random_dataset(num_samples=100, num_channels=30)
+    checked_augment_epoch(ds, np.random.default_rng(0), shift_channels=7, blend_samples=10, epoch=1)  # fine
+    with pytest.raises(DataError, match=r"epoch 4: the augmentation left \d+ of 110 training samples without any "
+                                        r"event .* Fix: a smaller data.augment.shift_channels"):
+        checked_augment_epoch(ds, np.random.default_rng(0), shift_channels=300, blend_samples=10, epoch=4)

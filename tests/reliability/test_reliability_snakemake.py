@@ -41,6 +41,9 @@ CONFIG_CASES = {  # id: (config merged over config.yaml, texts the message must 
     "dims-0": ({"model": {"dims": 0}}, ["'model.dims': 0 is out of range; allowed: integer >= 1"]),
     "dims-0-in-a-condition": ({"conditions": {"spatial3d": {"extends": "spatial", "model": {"dims": 0}}}},
                               ["'conditions.spatial3d.model.dims': 0 is out of range; allowed: integer >= 1"]),
+    "integer-yaml-reads-as-text": ("main: {seeds: ['0']}\n",
+                                   ["'main.seeds[0]': '0' is a string, expected integer",
+                                    "it is text (quoted): write it without quotes, e.g. 0"]),
     "max-delay-0": ({"model": {"max_delay_steps": 0}},
                     ["'model.max_delay_steps': 0 is out of range; allowed: integer >= 1"]),
     "empty-seed-list": ({"main": {"seeds": []}}, ["'main.seeds': [] is too short; give at least 1 item(s)"]),
@@ -206,7 +209,8 @@ def test_a_killed_training_job_fails_and_keeps_its_checkpoint(killed_under_snake
     code, output, left, epoch = killed_under_snakemake["steps"]["job-killed"]
     assert code != 0
     assert "Error in rule train:" in output and "returned non-zero exit status 137" in output  # 128 + SIGKILL
-    assert left == sorted([run_io.CHECKPOINT, run_io.PREVIOUS_CHECKPOINT, "settings.json", run_io.TRAIN_LOG]), left
+    assert left == sorted([run_io.CHECKPOINT, run_io.PREVIOUS_CHECKPOINT, "settings.json", run_io.TRAIN_LOG,
+                           run_io.LOCK]), left  # the lock of the killed process: taken over by the rerun
     assert 2 <= epoch < STUDY["train"]["epochs"]
 
 

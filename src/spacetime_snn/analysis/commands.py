@@ -74,6 +74,12 @@ class MetricOptions:
         if self.self_connections not in SELF_CONNECTIONS:
             raise ConfigError(f"metrics: --self-connections must be one of {', '.join(SELF_CONNECTIONS)}, "
                               f"got {self.self_connections!r}")
+        keep = self.binary_keep_fraction
+        if keep is not None and not 0.0 < keep <= 1.0:
+            raise ConfigError(f"metrics: --binary-keep-fraction {keep:g} must lie in (0, 1]: it is the share of "
+                              f"the strongest synapses kept for the binary metrics"
+                              f"{' (0 keeps none: small-worldness is undefined and clustering 0)' if keep == 0 else ''}. "
+                              f"Fix: e.g. --binary-keep-fraction 0.1, or leave it out (every existing synapse)")
         if not all(0.0 <= f < 1.0 for f in self.prune_fractions):
             raise ConfigError(f"metrics: --prune-fractions must lie in [0, 1), got {list(self.prune_fractions)}")
 
@@ -312,12 +318,12 @@ def _load_snapshots(run_dir: Path) -> dict[str, np.ndarray]:
 def _metrics(args: argparse.Namespace) -> None:
     from ..training.run_io import load_model_file, load_network
 
-    network = load_network(args.run_dir)
-    max_delay = load_model_file(args.run_dir)["settings"]["model"]["max_delay_steps"]
     options = MetricOptions(seed=args.seed, binary_nulls=args.binary_nulls, weighted_nulls=args.weighted_nulls,
                             binary_keep_fraction=args.binary_keep_fraction, epoch_every=args.epoch_every,
                             self_connections=args.self_connections, control_shuffles=args.control_shuffles,
                             delay_bin_steps=args.delay_bin_steps, prune_fractions=tuple(args.prune_fractions))
+    network = load_network(args.run_dir)  # after the options: a wrong option fails before any file is read
+    max_delay = load_model_file(args.run_dir)["settings"]["model"]["max_delay_steps"]
     ids = run_identifiers(network.identifiers, str(args.run_dir))
     tables = metric_tables(ids, network.w_rec, network.delays, _load_snapshots(args.run_dir), options,
                            NullCache(args.null_cache), max_delay=max_delay)

@@ -28,6 +28,16 @@ def augment_epoch(ds: SpikeDataset, rng: np.random.Generator, shift_channels: in
     return augmented
 
 
+def checked_augment_epoch(ds: SpikeDataset, rng: np.random.Generator, shift_channels: int, blend_samples: int,
+                          epoch: int) -> SpikeDataset:
+    """augment_epoch, then the check that it did not empty the training set (checks.check_augmented)."""
+    from .checks import check_augmented
+
+    augmented = augment_epoch(ds, rng, shift_channels, blend_samples)
+    check_augmented(ds, augmented, epoch)
+    return augmented
+
+
 def shift(ds: SpikeDataset, rng: np.random.Generator, max_shift: int) -> SpikeDataset:
     """Move all events of each sample by one random integer number of channels in [-max_shift, max_shift).
 

@@ -134,17 +134,27 @@ def keep_events(offsets: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.n
     return kept, np.searchsorted(kept, offsets).astype(np.int64)
 
 
-def bin_events(events: ShdEvents, dt_ms: float, max_time_ms: float | None = None) -> SpikeDataset:
+EMPTIED_BY_CUT_TOLERANCE = 0.01
+"""Fraction of a split's samples that `data.max_time_ms` may leave without events (an outlier recording that
+starts late) before the cut is taken for a mistake: a larger share trains on blank input."""
+
+
+def bin_events(events: ShdEvents, dt_ms: float, max_time_ms: float | None = None, *,
+               allow_empty_samples: bool = False) -> SpikeDataset:
     """Bin spike times into steps of `dt_ms`: bin = floor(time_s * 1000 / dt_ms).
 
     Events at or after `max_time_ms` are dropped (the paper's v1 cuts SHD at 1 s). num_steps is the bin of the
     latest remaining spike + 1, so that no event is lost (= ceil(latest / dt) unless it falls on a bin edge).
+    A cut that empties more than EMPTIED_BY_CUT_TOLERANCE of the samples (which had events before it) is a
+    DataError naming data.max_time_ms and the value that keeps every sample.
     """
     if dt_ms <= 0:
         raise ValueError(f"dt_ms must be positive, got {dt_ms}")
     time_ms = events.times_s * 1000.0
     kept, offsets = keep_events(events.offsets, np.ones(time_ms.size, dtype=bool) if max_time_ms is None
                                 else time_ms < max_time_ms)
+    if max_time_ms is not None and not allow_empty_samples:
+        _check_cut(events, time_ms, max_time_ms, np.diff(offsets))
     latest_ms = float(time_ms[kept].max()) if kept.size else 0.0
     if latest_ms / dt_ms >= MAX_STEPS_PER_SAMPLE:
         raise DataError(
@@ -166,6 +176,21 @@ def bin_events(events: ShdEvents, dt_ms: float, max_time_ms: float | None = None
     )
 
 
+def _check_cut(events: ShdEvents, time_ms: np.ndarray, max_time_ms: float, counts_after: np.ndarray) -> None:
+    had_events = np.diff(events.offsets) > 0
+    emptied = np.flatnonzero(had_events & (counts_after == 0))
+    if emptied.size <= EMPTIED_BY_CUT_TOLERANCE * had_events.size:
+        return
+    first_spike_ms = time_ms[events.offsets[:-1][had_events]]  # times are in order within a sample
+    needed = float(np.ceil(first_spike_ms.max() + 1e-9))
+    shown = ", ".join(map(str, emptied[:5])) + (", ..." if emptied.size > 5 else "")
+    raise DataError(
+        f"{events.path}: data.max_time_ms = {max_time_ms:g} ms drops every event of {emptied.size} of "
+        f"{had_events.size} samples (sample(s) {shown}) and keeps {int(counts_after.sum()):,} of {time_ms.size:,} "
+        f"events: the network would train on blank input. Fix: data.max_time_ms: {needed:g} or more (every "
+        f"sample then keeps its first spike; the authors cut SHD at 1000) or null (keep every event).")
+
+
 def load_dataset(
     h5_path: str | os.PathLike,
     dt_ms: float,
@@ -183,7 +208,8 @@ def load_dataset(
     """
     h5_path = Path(h5_path)
     if cache_dir is None:
-        dataset = bin_events(read_shd_file(h5_path, allow_empty_samples=allow_empty_samples), dt_ms, max_time_ms)
+        dataset = bin_events(read_shd_file(h5_path, allow_empty_samples=allow_empty_samples), dt_ms, max_time_ms,
+                             allow_empty_samples=allow_empty_samples)
     else:
         dataset = _cached(h5_path, dt_ms, max_time_ms, Path(cache_dir), allow_empty_samples)
     return dataset if num_steps is None else dataset.with_num_steps(num_steps)
@@ -206,11 +232,27 @@ def load_train_test(
     for field in ("num_channels", "num_classes"):
         if getattr(train, field) != getattr(test, field):
             raise DataError(
-                f"{train_path} and {test_path} differ in {field} ({getattr(train, field)} vs {getattr(test, field)}). "
+                f"{train_path} and {test_path} differ in {field} ({getattr(train, field)} vs {getattr(test, field)})"
+                f"{_channels_source(train_path, test_path) if field == 'num_channels' else ''}. "
                 "Fix: use a train and a test file of the same data set."
             )
     num_steps = max(train.num_steps, test.num_steps)
     return train.with_num_steps(num_steps), test.with_num_steps(num_steps)
+
+
+def _channels_source(*paths: Path) -> str:
+    """Where each file's channel count came from: its num_channels attribute, or SHD's 700 assumed without one."""
+    import h5py
+
+    from .shd_format import SHD_NUM_CHANNELS
+
+    said = []
+    for path in paths:
+        with h5py.File(path, "r") as handle:
+            stated = handle.attrs.get("num_channels")
+        said.append(f"{path.name} has num_channels = {int(stated)}" if stated is not None else
+                    f"{path.name} has no num_channels attribute, so SHD's {SHD_NUM_CHANNELS} is assumed")
+    return f": {'; '.join(said)}"
 
 
 def split_files(root_or_paths: str | os.PathLike | tuple[str | os.PathLike, str | os.PathLike]) -> tuple[Path, Path]:
@@ -247,7 +289,7 @@ def _cached(h5_path: Path, dt_ms: float, max_time_ms: float | None, cache_dir: P
         with file_lock(target.with_suffix(".lock")):
             if not target.exists():
                 events = read_shd_file(h5_path, allow_empty_samples=allow_empty_samples)
-                _save(bin_events(events, dt_ms, max_time_ms), target)
+                _save(bin_events(events, dt_ms, max_time_ms, allow_empty_samples=allow_empty_samples), target)
     return _load(target)
 
 

@@ -150,6 +150,7 @@ def read_shd_file(
                 raise _defect(path, f"missing dataset(s) {', '.join(missing)}; not an SHD-format file")
             if num_channels is None:
                 num_channels = int(handle.attrs.get("num_channels", SHD_NUM_CHANNELS))
+            _require_integers(path, handle)
             times = handle["spikes/times"][()]
             units = handle["spikes/units"][()]
             labels = handle["labels"][()].astype(np.int64)
@@ -161,6 +162,21 @@ def read_shd_file(
         # ("bad local heap signature"), KeyError ("bad object header version number") or ValueError.
         raise _defect(path, f"not a readable HDF5 file, truncated or corrupt ({error})") from error
     return _validated(path, times, units, labels, speakers, keys, num_channels, allow_empty_samples, stated)
+
+
+def _base_dtype(dataset) -> np.dtype:
+    """The element type of a dataset, looking through a variable-length type (spikes/units)."""
+    dtype = dataset.dtype
+    return h5py.check_vlen_dtype(dtype) or dtype
+
+
+def _require_integers(path: Path, handle) -> None:
+    """Labels, units and speakers are integers (SHD: uint16); floats are refused, not truncated to integers."""
+    for name in ("spikes/units", "labels", "extra/speaker"):
+        dtype = _base_dtype(handle[name])
+        if dtype.kind not in "iu":
+            raise _defect(path, f"{name} is stored as {dtype} ({'fractional ' if dtype.kind == 'f' else ''}values "
+                          f"would be cut to integers); SHD stores {name} as integers (uint16)")
 
 
 def stated_duration(path: Path, attributes: dict) -> tuple[float, str]:
@@ -233,7 +249,8 @@ def _validated(
                    f"with the wrong unit)", sample_of)
     out_of_range = (flat_units < 0) | (flat_units >= num_channels)
     _first_bad(path, out_of_range, f"has units outside [0, {num_channels}) (num_channels={num_channels})", sample_of)
-    _first_bad(path, (labels < 0) | (labels >= len(keys)), f"has a label >= the number of keys ({len(keys)})")
+    _first_bad(path, labels < 0, f"has a negative label (labels index extra/keys: 0 to {len(keys) - 1})")
+    _first_bad(path, labels >= len(keys), f"has a label >= the number of keys ({len(keys)})")
     return ShdEvents(
         path=path,
         times_s=flat_times,

@@ -21,11 +21,13 @@ number of worker processes. Finished chunks of samples are cached on disk, so an
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import multiprocessing
 import os
 import shutil
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -333,9 +335,92 @@ def _run_jobs(spec: SpokenSpec, jobs: list[tuple[str, int]], cache: Path, thread
             progress(f"chunk {done}/{len(todo)} ({split} from {start})")
         return
     context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=threads, mp_context=context) as pool:
-        futures = {pool.submit(_make_chunk, spec, split, start, str(cache)): (split, start) for split, start in todo}
-        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-            future.result()
-            split, start = futures[future]
-            progress(f"chunk {done}/{len(todo)} ({split} from {start})")
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=threads, mp_context=context,
+                                                  initializer=_die_with_parent, initargs=(os.getpid(),))
+    try:
+        with _sigterm_as_exit():
+            futures = {pool.submit(_make_chunk, spec, split, start, str(cache)): (split, start)
+                       for split, start in todo}
+            for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+                future.result()
+                split, start = futures[future]
+                progress(f"chunk {done}/{len(todo)} ({split} from {start})")
+    except BaseException:  # an error, Ctrl-C or SIGTERM: stop the workers now instead of finishing every chunk
+        _stop_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Worker processes never outlive the command (killed, interrupted, cancelled by Snakemake or SLURM, OOM-killed)
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_WATCH_SECONDS = 1.0
+"""How often a worker checks that its parent is alive where the kernel cannot tell it (not Linux)."""
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Initializer of a worker process: end when the parent process ends, however it ends.
+
+    On Linux the kernel sends SIGKILL to the worker when its parent dies (prctl PR_SET_PDEATHSIG; it fires even
+    when the parent is SIGKILLed, where no cleanup of the parent can run). A thread that polls the parent's pid
+    is the fallback elsewhere, and also covers the parent dying before prctl took effect. Ctrl-C reaches the
+    whole process group: the workers ignore SIGINT and the parent stops them, so the user sees one message.
+    """
+    import signal
+    import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass  # no prctl (e.g. a libc without it): the watching thread alone
+    if os.getppid() != parent_pid:
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True, name="watch-parent").start()
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """End this worker once its parent is gone (it is then re-parented: getppid changes)."""
+    import time
+
+    while os.getppid() == parent_pid:
+        time.sleep(PARENT_WATCH_SECONDS)
+    os._exit(1)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit():
+    """Within the block, SIGTERM (Snakemake's cancellation, SLURM's scancel / time limit, `kill`) raises SystemExit
+    (exit code 143) in the main thread, so that the workers are stopped and the chunks written so far are kept.
+    The previous handler is restored afterwards. Outside the main thread, signals cannot be handled: no-op."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigterm(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Cancel what is queued and kill the running workers (their chunk is lost, every finished chunk is cached)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    for process in processes:
+        process.join(timeout=5)

@@ -77,7 +77,8 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def concatenate_csvs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
-    """Concatenate per-run CSVs; each must carry the identifier columns."""
+    """Concatenate per-run CSVs of one table; every row of every file is checked against the table's schema
+    (check_rows) before anything is joined, so a damaged file cannot turn into rows of a figure."""
     if not paths:
         raise DataError("aggregate: no input CSV files given; pass at least one per-run CSV.")
     frames, sources = [], []
@@ -86,9 +87,95 @@ def concatenate_csvs(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
         require_columns(frame, str(path), IDENTIFIERS)
         frames.append(frame)
         sources.append(pd.Series(str(path), index=frame.index))
+    check_rows([Path(path) for path in paths])
     joined = pd.concat(frames, ignore_index=True)
     _check_unique_runs(joined, pd.concat(sources, ignore_index=True))
     return _sorted(joined)
+
+
+# The schema of a per-run table: the identifiers are filled and typed (study and condition text, hidden an
+# integer >= 1, seed an integer >= 0); every file has the same columns; every row has one value per column; a
+# column of numbers holds numbers (or nothing: NaN, e.g. a metric that is undefined for a run) in every row. A
+# column is of numbers when most of its filled cells, over all files, are numbers.
+_INTEGER_IDENTIFIERS = {"hidden": 1, "seed": 0}
+
+
+def check_rows(paths: Sequence[Path]) -> None:
+    """Raise DataError naming the file, the row (1 = the first after the header) and the fix, for the first row
+    that does not fit the table's schema."""
+    tables = {path: _raw_rows(path) for path in paths}
+    header = next(iter(tables.values()))[0]
+    for path, (columns, _) in tables.items():
+        if columns != header:
+            first = next(iter(tables))
+            raise DataError(f"{path}: its columns {columns} differ from those of {first} ({header}): the files are "
+                            f"not the same table. {_rewrite_fix(path)}")
+    numeric = _numeric_columns(header, [rows for _, rows in tables.values()])
+    for path, (_, rows) in tables.items():
+        for number, row in enumerate(rows, start=1):
+            problem = _row_problem(header, row, numeric)
+            if problem:
+                raise DataError(f"{path}: row {number} (line {number + 1}): {problem}; the file is damaged or was "
+                                f"cut while being written, and nothing was aggregated. {_rewrite_fix(path)}")
+
+
+def _raw_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) as text, with an unterminated last line (a file cut mid-row) reported."""
+    import csv
+
+    text = path.read_text(encoding="utf-8")
+    lines = list(csv.reader(text.splitlines()))
+    if text and not text.endswith("\n"):
+        raise DataError(f"{path}: its last line ({len(lines)}) does not end with a newline: the file was cut while "
+                        f"being written (every row this package writes ends with one). {_rewrite_fix(path)}")
+    return lines[0], [line for line in lines[1:] if line]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _numeric_columns(header: list[str], tables: list[list[list[str]]]) -> set[str]:
+    numeric = set()
+    for index, column in enumerate(header):
+        cells = [row[index] for rows in tables for row in rows if index < len(row) and row[index] != ""]
+        if cells and sum(map(_is_number, cells)) * 2 > len(cells):
+            numeric.add(column)
+    return numeric
+
+
+def _row_problem(header: list[str], row: list[str], numeric: set[str]) -> str | None:
+    if len(row) != len(header):
+        return f"{len(row)} value(s) for {len(header)} columns ({', '.join(header)})"
+    values = dict(zip(header, row))
+    for column in IDENTIFIERS:
+        if values[column].strip() == "":
+            return f"'{column}' is empty (every row names its run: {', '.join(IDENTIFIERS)})"
+    for column, low in _INTEGER_IDENTIFIERS.items():
+        text = values[column]
+        if not _is_number(text) or float(text) != int(float(text)) or int(float(text)) < low:
+            return f"'{column}' is {text!r}, not an integer >= {low}"
+    for column in header:
+        if column in numeric and values[column] != "" and not _is_number(values[column]):
+            return f"'{column}' is {values[column]!r}, not a number (the column holds numbers)"
+    return None
+
+
+def _rewrite_fix(path: Path) -> str:
+    """How to rewrite a damaged per-run table: force its job under Snakemake (results/<study>/runs/...)."""
+    from ..study import configfile_option
+
+    parts = path.parts
+    study = next((parts[i - 1] for i in range(len(parts) - 1, 0, -1) if parts[i] == "runs"), None)
+    producer = PRODUCERS.get(path.stem, "the producer")
+    if study is None:
+        return f"Fix: rewrite {path} with the `spacetime-snn {producer} ...` command that made it, then rerun."
+    return (f"Fix: `snakemake --cores 1{configfile_option(study)} --forcerun={path}` rewrites it and redoes the "
+            f"aggregation.")
 
 
 def read_summary(path: str | os.PathLike) -> dict:
@@ -104,9 +191,36 @@ def read_summary(path: str | os.PathLike) -> dict:
         raise DataError(f"{path}: expected a JSON object, found {type(summary).__name__}.")
     missing = [key for key in ACCURACY_COLUMNS if key not in summary]
     if missing:
-        raise DataError(f"{path}: summary lacks field(s) {', '.join(map(repr, missing))}.")
+        raise DataError(f"{path}: summary lacks field(s) {', '.join(map(repr, missing))}. {_rerun_training(path)}")
+    problem = _summary_problem(summary)
+    if problem:
+        raise DataError(f"{path}: {problem}. {_rerun_training(path)}")
     return {**{key: summary[key] for key in ACCURACY_COLUMNS},
             **{key: summary.get(key) for key in RUN_RECORD_COLUMNS}}
+
+
+_SUMMARY_INTEGERS = ("hidden", "seed", "dims", "best_epoch", "epochs_run", "trainable_params", "total_params")
+_SUMMARY_NUMBERS = ("train_accuracy", "val_accuracy", "test_accuracy")  # null where undefined (no validation set)
+
+
+def _summary_problem(summary: dict) -> str | None:
+    """What in a summary does not fit the accuracy table's schema (types of every field it contributes)."""
+    for key in ("study", "condition", "delay_mode"):
+        if not isinstance(summary[key], str) or not summary[key]:
+            return f"'{key}' is {summary[key]!r}, not a non-empty text"
+    for key in _SUMMARY_INTEGERS:
+        if isinstance(summary[key], bool) or not isinstance(summary[key], int) or summary[key] < 0:
+            return f"'{key}' is {summary[key]!r}, not an integer >= 0"
+    for key in _SUMMARY_NUMBERS + ("distance_cost",):
+        if summary[key] is not None and (isinstance(summary[key], bool) or not isinstance(summary[key], (int, float))):
+            return f"'{key}' is {summary[key]!r}, not a number"
+    return None
+
+
+def _rerun_training(path: Path) -> str:
+    from ..training.run_io import rerun_training_fix
+
+    return rerun_training_fix(path)
 
 
 def accuracy_from_summaries(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:

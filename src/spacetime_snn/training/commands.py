@@ -25,10 +25,19 @@ def _read_settings(text: str) -> dict:
             import yaml
 
             try:
-                return yaml.safe_load(path.read_text()) or {}
+                values = yaml.safe_load(path.read_text())
             except yaml.YAMLError as error:
                 raise ConfigError(f"settings file {path} is not valid YAML ({error}); fix its syntax") from error
+            if values is None:  # an empty file would silently mean "every default": SHD's full paper protocol
+                raise ConfigError(f"settings file {path} is empty (or only comments); a run's settings are needed. "
+                                  f"Fix: write them into it (a run's settings.json from results/<study>/runs/... "
+                                  f"shows every key), or pass --settings '{{}}' to train with every default (the "
+                                  f"paper's protocol on SHD)")
+            return values
         text, source = path.read_text(), f"settings file {path}"  # JSON proper: YAML 1.1 reads 1e-09 as text
+        if not text.strip():
+            raise ConfigError(f"settings file {path} is empty; a run's settings are needed. Fix: write them into it, "
+                              f"or pass --settings '{{}}' to train with every default (the paper's protocol on SHD)")
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
@@ -40,13 +49,46 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def _check_out(out: Path) -> None:
+    """--out must be a directory or a path where one can be made (not a file, nor under a file)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file, not a run directory; nothing was changed. Fix: give a directory "
+                          f"path that does not exist yet or holds a run, e.g. --out {out.with_suffix('')}-run")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"--out {out}: {parent} is a file, so no directory can be made under it. Fix: "
+                                  f"give a run directory outside it, e.g. --out {parent.parent / out.name}")
+            break
+
+
+def _device(text: str | None) -> torch.device | None:
+    """The --device as a torch device this machine can use (None: CUDA when present, else CPU)."""
+    if text is None:
+        return None
+    fix = ("Fix: leave --device out (CUDA when present, else CPU) or give --device cpu; --device cuda (or cuda:N) "
+           "needs a GPU and a CUDA build of torch")
+    try:
+        device = torch.device(text)
+    except RuntimeError as error:
+        raise ConfigError(f"--device {text!r}: not a torch device ({str(error).splitlines()[0][:120]}...). "
+                          f"{fix}") from error
+    try:
+        torch.empty(1, device=device)
+    except (AssertionError, RuntimeError) as error:  # "Torch not compiled with CUDA enabled", no such ordinal
+        raise ConfigError(f"--device {text}: not available on this machine ({error}; torch {torch.__version__}, "
+                          f"CUDA available: {torch.cuda.is_available()}). Nothing was created. {fix}") from error
+    return device
+
+
 def _train(args: argparse.Namespace) -> None:
     from . import run_io
     from .loop import Trainer
 
+    _check_out(args.out)
+    device = _device(args.device)  # before the run directory exists: a wrong device leaves nothing behind
     _set_threads(args.threads)
     settings = settings_from_dict(_read_settings(args.settings))
-    device = torch.device(args.device) if args.device else None
     cache_dir = args.cache_dir or Path(settings.data.root) / "cache"
     log = run_io.RunLog(args.out)  # <run>/train.log: every attempt, kept across Snakemake's reruns
     log.start_attempt(f"spacetime-snn train --out {args.out}")  # kept back until the run directory exists
@@ -67,6 +109,10 @@ def _prune(args: argparse.Namespace) -> None:
     from .build import load_data, model_from_file
     from .evaluate import evaluate
 
+    _check_fractions("--magnitude-keep", args.magnitude_keep, "of the strongest recurrent synapses kept",
+                     one_allowed=True)
+    _check_fractions("--length-remove", args.length_remove, "of the longest-delay synapses removed",
+                     one_allowed=False)
     _set_threads(args.threads)
     saved = run_io.load_model_file(args.run_dir)
     settings = settings_from_dict(saved["settings"])
@@ -89,6 +135,15 @@ def _prune(args: argparse.Namespace) -> None:
                      "test_accuracy": accuracy, "connections": int((mask & existing).sum())})
     with atomic_path(args.out) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
+
+
+def _check_fractions(option: str, values: list[float], meaning: str, *, one_allowed: bool) -> None:
+    """Every value of a fraction option in [0, 1] (or [0, 1)), NaN in neither, else a ConfigError with the range."""
+    for value in values:
+        if not (0.0 <= value <= 1.0 and (one_allowed or value < 1.0)):
+            example = "1.0 0.5 0.1" if one_allowed else "0.0 0.1 0.3"
+            raise ConfigError(f"{option} {value:g}: each value is a fraction {meaning} and must lie in "
+                              f"[0, 1{']' if one_allowed else ')'}. Fix: e.g. {option} {example}")
 
 
 def register(subparsers) -> None:

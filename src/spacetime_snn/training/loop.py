@@ -17,13 +17,14 @@ import numpy as np
 import torch
 
 from ..config import RunSettings
-from ..data.augment import augment_epoch
+from ..data.augment import checked_augment_epoch
+from ..data.checks import check_shift, class_warnings
 from ..data.batching import iterate_batches
 from ..data.splits import validation_split
 from ..errors import DivergenceError
 from ..model.network import SpatialSNN
 from . import run_io
-from .build import build_model, load_data
+from .build import build_model, data_paths, load_data
 from .calibration import calibrate_start
 from .evaluate import evaluate, measure
 from .objective import loss_terms
@@ -79,7 +80,21 @@ class Trainer:
         self.progress = sys.stderr.isatty() if progress is None else progress
         self.log = log
         train_full, self.test_set = load_data(settings, cache_dir=cache_dir)
+        train_path, test_path = data_paths(settings)
+        check_shift(settings.data.augment.shift_channels, train_full, train_path)  # bad settings, no run dir
+        for warning in class_warnings(train_full, self.test_set, train_path, test_path):
+            self.log(f"warning: {warning}")
         self.run_dir.mkdir(parents=True, exist_ok=True)  # only once the data passed validation: bad data, no run
+        self.lock = run_io.RunLock(self.run_dir)  # one writer per run directory, held until run() returns
+        for notice in self.lock.acquire():
+            self.log(notice)
+        try:
+            self._build(settings, train_full)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _build(self, settings: RunSettings, train_full) -> None:
         if settings.data.selection == "validation":
             train_idx, val_idx = validation_split(train_full, settings.data.validation_fraction, settings.seed)
             self.train_set, self.val_set = train_full.subset(train_idx), train_full.subset(val_idx)
@@ -132,8 +147,8 @@ class Trainer:
     def _train_epoch(self) -> dict[str, float]:
         train = self.settings.train
         rng = np.random.default_rng([self.settings.seed, self.epoch])
-        augmented = augment_epoch(self.train_set, rng, self.settings.data.augment.shift_channels,
-                                  self.settings.data.augment.blend_samples)
+        augmented = checked_augment_epoch(self.train_set, rng, self.settings.data.augment.shift_channels,
+                                          self.settings.data.augment.blend_samples, self.epoch)
         self.model.train()
         total_loss = correct = seen = 0.0
         spike_count = torch.zeros(self.model.w_rec.shape[0], device=self.device)
@@ -231,6 +246,15 @@ class Trainer:
 
     # ---- the run ----
     def run(self, on_epoch_end: EpochHook | None = None) -> dict[str, Any]:
+        if self.lock.handle is None:  # a second run() of this trainer
+            for notice in self.lock.acquire():
+                self.log(notice)
+        try:
+            return self._run(on_epoch_end)
+        finally:
+            self.lock.release()
+
+    def _run(self, on_epoch_end: EpochHook | None) -> dict[str, Any]:
         state, warnings = run_io.load_latest_checkpoint(self.run_dir)
         fallback = ("using the previous checkpoint" if state is not None
                     else "no readable checkpoint is left: training starts from scratch")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime
+import errno
+import fcntl
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import CheckpointError, DataError
-from ..io_utils import atomic_path
+from ..errors import CheckpointError, DataError, RunLockedError
+from ..io_utils import NO_FLOCK, atomic_path
 
 MODEL = "model.pt"
 CHECKPOINT = "checkpoint.pt"
@@ -25,6 +29,7 @@ LOG = "log.csv"
 SNAPSHOTS = "snapshots.npz"
 SUMMARY = "summary.json"
 TRAIN_LOG = "train.log"
+LOCK = "train.lock"  # held while a `spacetime-snn train` process writes the run (RunLock)
 OUTPUTS = (MODEL, LOG, SNAPSHOTS, SUMMARY)  # what the training rule declares; written last, once training ended
 # delay_clamp_share: share of recurrent delays at the clamp (empty without delays; loop.Trainer._clamp_share)
 LOG_COLUMNS = ("epoch", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "spike_rate_hz",
@@ -87,6 +92,153 @@ class RunLog:
         self(f"attempt started: {command} (host {socket.gethostname()}, pid {os.getpid()})")
 
 
+class RunLock:
+    """One writer per run directory: `<run>/train.lock`, flock-ed for the life of the training process.
+
+    The lock is the kernel's (flock): it is released when the process ends in any way, SIGKILL included, so a
+    lock file left by a dead process on this host is simply taken over (with a notice). The file also says who
+    holds it (pid, host, start, SLURM job), for the message a second writer gets and for a lock of another host:
+    on a shared file system whose locks do not reach across hosts (NFS without lockd, some Lustre mounts), this
+    host cannot tell whether that process still runs, so it refuses and says how to remove the lock - except
+    for a SLURM job requeued onto another node (same SLURM_JOB_ID: SLURM requeues a job only once its previous
+    run has ended) or a SLURM job that `squeue` no longer lists: those take the lock over with a notice.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK
+        self.handle = None
+
+    @staticmethod
+    def owner_record() -> dict[str, Any]:
+        return {"pid": os.getpid(), "host": socket.gethostname(),
+                "started": datetime.datetime.now().isoformat(sep=" ", timespec="seconds"),
+                "command": " ".join(sys.argv), "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+                "slurm_restart_count": os.environ.get("SLURM_RESTART_COUNT")}
+
+    def acquire(self) -> list[str]:
+        """Take the lock or raise RunLockedError; returns notices (a stale lock taken over)."""
+        kernel_lock = True
+        while True:
+            handle = open(self.path, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno in NO_FLOCK:  # e.g. Lustre mounted without flock: judged by the record alone
+                    kernel_lock = False
+                    break
+                handle.close()
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                raise RunLockedError(self._held_message(self._read_owner())) from None
+            try:  # the holder before us may have removed the file between our open and our flock: retry
+                same_file = os.fstat(handle.fileno()).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same_file = False
+            if same_file:
+                break
+            handle.close()
+        notices = []
+        previous = self._read_owner()
+        if previous and not kernel_lock and _alive_here(previous):
+            handle.close()
+            raise RunLockedError(self._held_message(previous))
+        if previous:
+            notice = self._stale_notice(previous)
+            if notice is None:
+                handle.close()
+                raise RunLockedError(self._other_host_message(previous))
+            notices.append(notice)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps(self.owner_record(), sort_keys=True) + "\n")
+        handle.flush()
+        self.handle = handle
+        return notices
+
+    def release(self) -> None:
+        """Remove the lock file and let go (a process that dies instead leaves the file: taken over later)."""
+        if self.handle is None:
+            return
+        try:
+            self.path.unlink()
+        except OSError:
+            pass
+        self.handle.close()
+        self.handle = None
+
+    def _read_owner(self) -> dict[str, Any]:
+        try:
+            owner = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            return {}
+        return owner if isinstance(owner, dict) else {}
+
+    def _stale_notice(self, owner: dict[str, Any]) -> str | None:
+        """The notice for taking over a lock file nobody holds, or None when that cannot be known (other host)."""
+        who = _who(owner)
+        if owner.get("host") == socket.gethostname():
+            return f"notice: {self.path}: taking over the lock of {who}, which ended without releasing it"
+        job = owner.get("slurm_job_id")
+        if job and job == os.environ.get("SLURM_JOB_ID"):
+            return (f"notice: {self.path}: taking over the lock of {who}: the same SLURM job {job}, requeued "
+                    f"(SLURM restarts a job only after its previous run ended)")
+        if job and _slurm_job_ended(job):
+            return f"notice: {self.path}: taking over the lock of {who}: `squeue` no longer lists SLURM job {job}"
+        return None
+
+    def _held_message(self, owner: dict[str, Any]) -> str:
+        who = _who(owner) if owner else "another process (the lock file does not say which)"
+        here = owner.get("host") in (None, socket.gethostname())
+        stop = f"`kill {owner['pid']}`" if here and owner.get("pid") else f"on host {owner.get('host')}: `kill {owner.get('pid')}`"
+        return (f"{self.path.parent}: another training process writes this run directory: {who}. A second writer "
+                f"would overwrite its checkpoints and outputs, so nothing was changed. Fix: wait for it to finish "
+                f"(its progress is in {self.path.parent / TRAIN_LOG}), or stop it ({stop}) and rerun this command "
+                f"(it resumes from the checkpoint when the settings are equal), or give this run another --out.")
+
+    def _other_host_message(self, owner: dict[str, Any]) -> str:
+        return (f"{self.path}: the run directory is locked by {_who(owner)}, on another host than this one "
+                f"({socket.gethostname()}); from here it cannot be told whether that process still runs (on a "
+                f"shared file system locks may not reach across hosts). Nothing was changed. Fix: if that process "
+                f"has ended (check on {owner.get('host')}: `ps -p {owner.get('pid')}`, or `squeue` for its SLURM "
+                f"job), remove the lock with `rm {self.path}` and rerun this command; otherwise wait for it.")
+
+
+def _alive_here(owner: dict[str, Any]) -> bool:
+    """Whether the owner record names a process of this host that still runs (not this one)."""
+    if owner.get("host") != socket.gethostname() or not isinstance(owner.get("pid"), int):
+        return False
+    if owner["pid"] == os.getpid():
+        return False
+    try:
+        os.kill(owner["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    return True
+
+
+def _who(owner: dict[str, Any]) -> str:
+    text = f"pid {owner.get('pid')} on host {owner.get('host')}, started {owner.get('started')}"
+    if owner.get("slurm_job_id"):
+        text += f", SLURM job {owner['slurm_job_id']}"
+    return text + (f" (`{owner['command']}`)" if owner.get("command") else "")
+
+
+def _slurm_job_ended(job: str) -> bool:
+    """Whether `squeue` (when this host has it) no longer lists SLURM job `job`; False when unknown."""
+    if shutil.which("squeue") is None:
+        return False
+    try:
+        listed = subprocess.run(["squeue", "-h", "-j", str(job), "-o", "%i"], capture_output=True, text=True,
+                                timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    if listed.returncode != 0:  # squeue fails with "Invalid job id specified" for a job it has purged
+        return "Invalid job id" in listed.stderr
+    return not listed.stdout.strip()
+
+
 def save_torch(obj: Any, path: Path) -> None:
     with atomic_path(path) as tmp:
         _torch_save(obj, tmp)
@@ -122,27 +274,76 @@ def unreadable(path: Path, error: BaseException) -> str:
     return f"{path}: cannot be read ({type(error).__name__}: {error}); it is corrupt or truncated"
 
 
+def _numpy_array_globals() -> list[Any]:
+    """What torch's restricted unpickler needs to rebuild numpy arrays: checkpoints written before snapshots were
+    stored as tensors hold them. Still the restricted unpickler: an array's content is bytes (or, for an object
+    array, items that are themselves restricted), so no code from the file can run."""
+    core = getattr(np, "_core", None) or np.core
+    numeric_dtypes = [type(np.dtype(code)) for code in "?bBhHiIlLqQefdgFDG"]  # bool, integers, floats, complex
+    return [core.multiarray._reconstruct, np.ndarray, np.dtype, *numeric_dtypes]
+
+
 def load_torch(path: Path) -> Any:
-    """A torch file of a run. An unreadable checkpoint raises CheckpointError (the trainer falls back to the
-    previous one); an unreadable run output (model.pt) raises it with the commands that rewrite the file."""
+    """A torch file of a run, loaded with `weights_only=True`: tensors, numbers, text, lists, dicts (and numpy
+    arrays, for older checkpoints), never arbitrary Python objects, so a model.pt from someone else cannot run code.
+
+    An unreadable checkpoint raises CheckpointError (the trainer falls back to the previous one); an unreadable run
+    output (model.pt) raises it with the commands that rewrite the file.
+    """
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        with torch.serialization.safe_globals(_numpy_array_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # torch raises many kinds for a truncated or foreign file
-        message = unreadable(path, error)
+        text = str(error)
+        foreign = next((line.strip() for line in text.splitlines()
+                        if "Unsupported global" in line or "Can only build" in line), None)
+        if foreign is not None:
+            message = (f"{path}: holds Python objects other than tensors and plain data ({foreign[:200]}); it is not "
+                       f"loaded, because unpickling them could run code carried by the file. Files written by "
+                       f"`spacetime-snn train` hold only tensors and plain data: if this one came from someone "
+                       f"else, ask for the run's model.pt as written by spacetime-snn")
+        elif "Weights only load failed" in text:  # a damaged file the restricted unpickler cannot parse
+            reason = text.split("WeightsUnpickler error:", 1)[-1].split("Check the documentation")[0].strip()
+            message = unreadable(path, type(error)(reason or "not a torch file"))
+        else:
+            message = unreadable(path, error)
         if path.name == MODEL:
             message += f". {rerun_training_fix(path)}"
         raise CheckpointError(message) from error
 
 
+def _snapshots_as(state: dict[str, Any], convert) -> dict[str, Any]:
+    """The checkpoint's snapshots converted array by array (numpy <-> tensor: a checkpoint holds plain data)."""
+    snapshots = state.get("snapshots") if isinstance(state, dict) else None
+    if not isinstance(snapshots, dict):
+        return state
+    return {**state, "snapshots": {key: [convert(value) for value in values] for key, values in snapshots.items()}}
+
+
 def save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
     """Write the checkpoint atomically, keeping the one before it in case this one is ever found corrupt."""
     current = run_dir / CHECKPOINT
+    state = _snapshots_as(state, lambda array: torch.tensor(np.asarray(array)))  # plain data only (0-d kept 0-d)
     with atomic_path(current) as tmp:
         _torch_save(state, tmp)
         if current.exists():
             current.replace(run_dir / PREVIOUS_CHECKPOINT)
+
+
+CHECKPOINT_KEYS = ("settings", "epoch", "model", "weight_opt", "delay_opt", "rows", "snapshots", "best",
+                   "stale_epochs", "finished")
+MODEL_KEYS = ("settings", "state_dict", "epoch", "num_inputs", "num_outputs")
+
+
+def _require_keys(path: Path, content: Any, keys: tuple[str, ...], what: str) -> None:
+    """A torch file that loads but holds something else (a model.pt copied over a checkpoint) is unreadable too."""
+    missing = [key for key in keys if not isinstance(content, dict) or key not in content]
+    if missing:
+        held = sorted(map(str, content)) if isinstance(content, dict) else type(content).__name__
+        raise CheckpointError(f"{path}: a readable torch file, but not {what}: it lacks {', '.join(missing)} "
+                              f"(it holds {held}; was another file copied over it?)")
 
 
 def load_latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[str]]:
@@ -153,7 +354,9 @@ def load_latest_checkpoint(run_dir: Path) -> tuple[dict[str, Any] | None, list[s
         if not path.exists():
             continue
         try:
-            return load_torch(path), warnings
+            state = load_torch(path)
+            _require_keys(path, state, CHECKPOINT_KEYS, "a training checkpoint")
+            return _snapshots_as(state, lambda value: value.numpy() if torch.is_tensor(value) else value), warnings
         except CheckpointError as error:
             warnings.append(str(error))
     return None, warnings
@@ -208,8 +411,26 @@ def load_summary(run_dir: str | Path) -> dict[str, Any]:
 
 
 def load_model_file(run_dir: str | Path) -> dict[str, Any]:
-    """The selected model: {"settings": dict, "state_dict": ..., "epoch": int, "num_inputs", "num_outputs"}."""
-    return load_torch(Path(run_dir) / MODEL)
+    """The selected model: {"settings": dict, "state_dict": ..., "epoch": int, "num_inputs", "num_outputs"}.
+
+    A missing run directory or model.pt, or a model.pt holding something else, raises DataError / CheckpointError
+    naming the file and the command that (re)trains the run.
+    """
+    path = Path(run_dir) / MODEL
+    try:
+        saved = load_torch(path)
+    except FileNotFoundError as error:
+        if not path.parent.is_dir():
+            raise DataError(f"{path.parent}: no such run directory. Fix: pass the directory of a trained run (one "
+                            f"that holds {MODEL}; `ls results/*/runs/*/*/*/{MODEL}` lists those of the studies), "
+                            f"or train it first: `spacetime-snn train --settings @SETTINGS --out {path.parent}`."
+                            ) from error
+        raise DataError(f"{path}: not found: the run has not finished training. {rerun_training_fix(path)}") from error
+    try:
+        _require_keys(path, saved, MODEL_KEYS, "a model file")
+    except CheckpointError as error:
+        raise CheckpointError(f"{error}. {rerun_training_fix(path)}") from None
+    return saved
 
 
 def load_network(run_dir: str | Path) -> NetworkArrays:
