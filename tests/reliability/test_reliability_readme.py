@@ -94,3 +94,27 @@ def test_the_readme_gives_the_size_of_the_papers_study(dry_runs):
     counts = {rule: int(n) for rule, n in (line.split() for line in table.group(1).splitlines()) if rule != "total"}
     text = " ".join(README.read_text(encoding="utf-8").split())
     assert f"{sum(counts.values()):,} jobs" in text and f"{counts['train']} trainings" in text, counts
+
+
+def test_what_the_report_command_needs_is_installed_with_the_package():
+    """`snakemake --report` (the command every study's last lines give) imports what Snakemake's "reports" extra
+    lists (pygments); `pip install -e .` must bring it, not only the test extra (pytest pulls pygments in)."""
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def name(text: str) -> str:
+        return re.sub(r"[-_.]+", "-", Requirement(text).name).lower()
+
+    report_needs = {name(text) for text in metadata.requires("snakemake") or []
+                    if Requirement(text).marker and Requirement(text).marker.evaluate({"extra": "reports"})
+                    and not Requirement(text).marker.evaluate({"extra": ""})}
+    assert "pygments" in report_needs, report_needs
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    core = {name(text) for text in project["dependencies"]}
+    snakemake_extras = {extra for text in project["dependencies"] if name(text) == "snakemake"
+                        for extra in Requirement(text).extras}
+    assert "reports" in snakemake_extras or report_needs <= core, report_needs - core
+    conda = (REPO / "envs" / "spacetime.yaml").read_text()
+    assert all(re.search(rf"^\s+- {package}\b", conda, re.MULTILINE) for package in report_needs), report_needs
