@@ -559,8 +559,9 @@ def claims_options(config: Mapping[str, Any]) -> list[str]:
 
 
 def table_options(config: Mapping[str, Any]) -> list[str]:
-    """Options of `spacetime-snn table`: the labels select and order the rows."""
-    return options({"labels": json.dumps(labels(config), ensure_ascii=False)})
+    """Options of `spacetime-snn table`: the labels select and order the rows; the main grid's rows come first."""
+    main = {"conditions": config["main"]["conditions"], "hidden": config["main"]["hidden"]}
+    return options({"labels": json.dumps(labels(config), ensure_ascii=False), "main": json.dumps(main)})
 
 
 def write_settings(path: str | Path, settings: Mapping[str, Any]) -> None:

@@ -86,7 +86,8 @@ def _run_figure(args: argparse.Namespace) -> None:
 def _run_table(args: argparse.Namespace) -> None:
     accuracy = aggregate.read_csv(args.accuracy)
     labels = _labels(args.labels) if args.labels else None
-    table = table1.table1(accuracy, labels)
+    main = json.loads(args.main) if args.main else None
+    table = table1.table1(accuracy, labels, main)
     table1.write_table1(table, args.out, args.markdown)
     print(f"wrote {args.out} and {args.markdown}")
 
@@ -199,6 +200,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     table.add_argument("--out", required=True, help="CSV to write")
     table.add_argument("--markdown", required=True, help="Markdown file to write")
     table.add_argument("--labels", help="JSON object (or .json file) condition -> label; selects and orders rows")
+    table.add_argument("--main", help='JSON {"conditions": [...], "hidden": N}: the main grid, whose rows come '
+                                     'first; the others are grouped as Fig. 4\'s')
     table.set_defaults(func=_run_table)
 
     claims = subparsers.add_parser("claims", help="claims.csv / .md / .rst: which claims of the paper hold")
