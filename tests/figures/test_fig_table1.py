@@ -45,7 +45,8 @@ def test_markdown_shows_percentages_with_one_decimal(tables, tmp_path):
            f"{first.test_accuracy_mean_pct:.1f} ± {first.test_accuracy_sd_pct:.1f} | " \
            f"[{first.test_accuracy_ci_low_pct:.1f}, {first.test_accuracy_ci_high_pct:.1f}] | 3 |" in text
     assert text.startswith("| Condition |")
-    pd.testing.assert_frame_equal(pd.read_csv(csv).fillna({"group": ""}), table, check_dtype=False)
+    pd.testing.assert_frame_equal(pd.read_csv(csv, dtype={"group": str}).fillna({"group": ""}), table,
+                                  check_dtype=False)
 
 
 def test_a_single_seed_has_no_spread(tables):
