@@ -549,6 +549,7 @@ def claims_options(config: Mapping[str, Any]) -> list[str]:
     claims = config["analysis"]["claims"]
     roles = claims["roles"]
     return options({"study": config["study"], "hidden": config["main"]["hidden"],
+                    "labels": json.dumps(labels(config), ensure_ascii=False),
                     "mapped": config["analysis"]["inputmaps"]["conditions"],
                     **{key: roles[key] for key in ("non_spatial", "spatial", "spatial_cost", "no_delays",
                                                    "architecture_spatial", "architecture_non_spatial")},

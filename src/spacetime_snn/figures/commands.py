@@ -112,7 +112,8 @@ def _run_claims(args: argparse.Namespace) -> None:
         raise ConfigError(f"claims: {error}") from error
     tested = claims.evaluate_claims(tables, settings)
     summary = claims.summarise(tested)
-    claims_table.write_claims(tested, summary, settings, args.study, args.out, args.markdown, args.rst)
+    labels = _labels(args.labels) if args.labels else None
+    claims_table.write_claims(tested, summary, settings, args.study, args.out, args.markdown, args.rst, labels)
     counts = tested["verdict"].value_counts().to_dict()
     print(f"wrote {args.out}, {args.markdown}" + (f", {args.rst}" if args.rst else "") + f": {len(tested)} tests "
           + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
@@ -205,5 +206,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     table.set_defaults(func=_run_table)
 
     claims = subparsers.add_parser("claims", help="claims.csv / .md / .rst: which claims of the paper hold")
+    claims.add_argument("--labels", help="JSON object (or .json file) condition -> display name, used in claims.md "
+                                         "and claims.rst (claims.csv keeps the config names)")
     _claims_parser(claims)
     claims.set_defaults(func=_run_claims)
