@@ -62,9 +62,9 @@ CASES = {
         "Small-worldness σ\nof the strongest 10 % of |W|, binary", "Weight entropy (bits)\nof the rows of |W|",
         "Communicability entropy (bits)\nof |W|, weighted", "Clustering ratio C / C(shuffled)\nof |W| / max, weighted",
         "x position (ms)"}),
-    "fig3": (_fig3, {"A1", "A2", "B", "C", "D"}, {
+    "fig3": (_fig3, {"A1", "A2", "B1", "B2", "C", "D"}, {
         "Test accuracy (%)", "Connections removed (%)", "Longest delays removed (%)", "Delay (ms)",
-        "Connections per network\n(mean over seeds; linear scale)", "Modularity Q\n(binary graph: delay < percentile)",
+        "Connections per network\n(mean over seeds; linear)", "Modularity Q\n(binary graph: delay < percentile)",
         "Small-worldness σ\n(binary graph: delay < percentile)"}),
 }
 
@@ -115,7 +115,7 @@ def test_condition_names_come_from_arguments_only(tables, colors):
     fig = fig2.figure2(renamed_tables["network_nodes"], renamed_tables["network_edges"],
                        renamed_tables["training_dynamics"], labels=labels, without_cost="pos", with_cost="pos_l")
     assert _letters(fig) == {"A", "B", "C", "D", "E", "F1", "F2", "G"}
-    assert _letters(_fig3(renamed_tables, labels, None)) == {"A1", "A2", "B", "C", "D"}
+    assert _letters(_fig3(renamed_tables, labels, None)) == {"A1", "A2", "B1", "B2", "C", "D"}
     fig = fig1.figure1(renamed_tables["input_raster"], renamed_tables["input_maps"],
                        renamed_tables["input_maps_time"], renamed_tables["ridge"], condition="pos_l", labels=labels)
     assert "Positions + λ" in fig.get_suptitle()
@@ -171,7 +171,7 @@ def test_several_hidden_sizes_need_a_choice(tables, main_labels, colors):
     both = {**tables, "pruning": pd.concat([pruning, pruning.assign(hidden=64)], ignore_index=True)}
     with pytest.raises(DataError, match="choose one"):
         _fig3(both, main_labels, colors)
-    assert _letters(_fig3(both, main_labels, colors, hidden=128)) == {"A1", "A2", "B", "C", "D"}
+    assert _letters(_fig3(both, main_labels, colors, hidden=128)) == {"A1", "A2", "B1", "B2", "C", "D"}
 
 
 def test_bad_labels_and_outputs_are_config_errors(tables, colors, tmp_path):
@@ -242,3 +242,17 @@ def test_figure4_writes_n_beside_points_when_seed_counts_differ(tables, all_labe
     ax = _fig4({"accuracy": fewer}, all_labels, colors).axes[0]
     texts = [text.get_text() for text in ax.texts]
     assert texts.count("n=1") == 3 and texts.count("n=3") == 15
+
+
+def test_fig3_draws_trained_and_initial_delay_histograms_on_axes_of_their_own(tables, main_labels, colors):
+    """The initial non-spatial networks' all-zero delays (one tall bar) must not set the trained histograms' axis."""
+    from matplotlib.patches import StepPatch
+
+    fig = _fig3(tables, main_labels, colors)
+    panels = {ax.get_title(loc="left")[5:ax.get_title(loc="left").index("}")]: ax for ax in fig.axes
+              if ax.get_title(loc="left").startswith(r"$\bf{")}
+    trained = [p for p in panels["B1"].patches if isinstance(p, StepPatch)]
+    initial = [p for p in panels["B2"].patches if isinstance(p, StepPatch)]
+    assert len(trained) == len(main_labels) and initial
+    highest = max(float(np.nanmax(p.get_data().values)) for p in trained)
+    assert panels["B1"].get_ylim()[1] < 1.2 * highest
