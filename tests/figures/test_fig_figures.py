@@ -90,10 +90,14 @@ def test_figure4_renders_every_architecture_on_a_log_axis(tables, all_labels, co
     assert {"Trainable parameters of the recurrent layer\n(weights + delays or positions; log scale)",
             "Test accuracy (%)"} <= _axis_labels(fig)
     annotations = {text.get_text() for text in ax.texts}
-    assert annotations == {"N = 32", "N = 64", "N = 128"}  # 3 seeds everywhere: n once, in the title
-    assert "n = 3 seed(s) per point" in ax.get_title(loc="left")
+    assert annotations == {"32 neurons", "64 neurons", "128 neurons"}  # 3 seeds everywhere: n once, in the title
+    assert "mean ± 1 sd over 3 seeds per point" in ax.get_title(loc="left")
+    assert len(fig.legends) == 1  # architectures and sizes in one column, no empty area between two legends
     legend_text = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
     assert set(tables["accuracy"]["condition"].map(all_labels)) <= legend_text
+    single = _fig4(tables | {"accuracy": tables["accuracy"].query("seed == 0")}, all_labels, colors)
+    assert "one seed per point: no error bars" in single.axes[0].get_title(loc="left")
+    assert "mean" not in single.axes[0].get_title(loc="left")
     pdf, png = save_figure(fig, tmp_path / "fig4.pdf")
     assert pdf.stat().st_size > 5_000 and png.stat().st_size > 30_000
 
