@@ -199,14 +199,25 @@ def _dashed_lines(ax):
     return [line for line in ax.get_lines() if line.get_linestyle() == "--"]
 
 
-def test_controls_are_drawn_dashed_in_figures_2_and_3(tables, main_labels, colors):
+def _control_markers(ax):
+    return [line for line in ax.get_lines() if line.get_marker() == fig2.CONTROL_MARKER]
+
+
+def test_controls_are_marked_after_the_last_epoch_in_figure_2_and_dashed_in_figure_3(tables, main_labels, colors):
+    """Fig. 2's control is of the selected network, not of training: a marker past the last epoch, no line across
+    the epochs (which would read as a baseline over training)."""
     fig = _fig2(tables, main_labels, colors)
     panels = {ax.get_title(loc="left")[5:ax.get_title(loc="left").index("}")]: ax for ax in fig.axes
               if ax.get_title(loc="left").startswith(r"$\bf{")}
     for letter in ("C", "D", "E", "F1", "F2", "G"):
-        assert len(_dashed_lines(panels[letter])) == len(main_labels), letter  # one control line per condition
+        markers = _control_markers(panels[letter])
+        assert len(markers) == len(main_labels), letter  # one control per condition
+        curves = [line for line in panels[letter].get_lines() if line.get_marker() in ("None", "", None)]
+        last_epoch = max(np.max(line.get_xdata()) for line in curves)
+        assert all(m.get_xdata()[0] > last_epoch for m in markers), letter
+        assert not _dashed_lines(panels[letter]), letter
     without = _fig2(tables, main_labels, colors, control_metrics=None)
-    assert not any(_dashed_lines(ax) for ax in without.axes)
+    assert not any(_control_markers(ax) for ax in without.axes)
     fig = _fig3(tables, main_labels, colors)
     panels = {ax.get_title(loc="left")[5:ax.get_title(loc="left").index("}")]: ax for ax in fig.axes
               if ax.get_title(loc="left").startswith(r"$\bf{")}
