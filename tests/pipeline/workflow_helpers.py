@@ -101,7 +101,10 @@ def installed_closure(requirements: list[str]) -> set[str]:
 
 def project_requirements() -> tuple[list[str], dict[str, list[str]]]:
     """pyproject.toml's core dependencies and its optional ones, by extra."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pytest brings tomli
+        import tomli as tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     return project["dependencies"], project.get("optional-dependencies", {})

@@ -103,7 +103,10 @@ def test_the_readme_gives_the_size_of_the_papers_study(dry_runs):
 def test_what_the_report_command_needs_is_installed_with_the_package():
     """`snakemake --report` (the command every study's last lines give) imports what Snakemake's "reports" extra
     lists (pygments); `pip install -e .` must bring it, not only the test extra (pytest pulls pygments in)."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pytest brings tomli
+        import tomli as tomllib
     from importlib import metadata
 
     from packaging.requirements import Requirement
