@@ -271,3 +271,13 @@ def test_fig3_draws_trained_and_initial_delay_histograms_on_axes_of_their_own(ta
     assert len(trained) == len(main_labels) and initial
     highest = max(float(np.nanmax(p.get_data().values)) for p in trained)
     assert panels["B1"].get_ylim()[1] < 1.2 * highest
+
+
+def test_fig1_time_bins_are_ranges_and_every_bin_is_shown_while_they_fit():
+    times = pd.DataFrame({"time_ms": [0.0, 50.0, 100.0, 150.0, 200.0] * 2})
+    windows, width, stride = fig1._time_windows(times, 5)
+    assert windows == [0.0, 50.0, 100.0, 150.0, 200.0] and stride == 1  # none dropped without comment
+    assert fig1._window_text(windows[2], width) == "100–150 ms"
+    many = pd.DataFrame({"time_ms": np.arange(20) * 50.0})
+    windows, width, stride = fig1._time_windows(many, 5)
+    assert stride == 4 and windows == [0.0, 200.0, 400.0, 600.0, 800.0]

@@ -185,12 +185,13 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
         no_data(holder, "no hidden spike followed an input spike: no activity map over time")
     for i, time_ms in enumerate(windows):
         ax = holder.inset_axes([i * (width_each + gap), 0.0, width_each, 0.9])
+        ax.set_anchor("N")  # under the panel title, not centred in the row's height
         points = _plane(ax, maps_time[maps_time["time_ms"] == time_ms], nodes, time_limits, channel_max, dt_ms,
                         y_label=i == 0)
         ax.text(0.03, 0.97, _window_text(time_ms, width), transform=ax.transAxes, va="top",
                 fontsize=FONT_SIZE - 1, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
-    shown = "every bin" if stride == 1 else f"every {stride}th bin"
-    panel_title(holder, "D", f"Preferred position over time ({shown} of input-spike times)")
+    shown = "every bin" if stride == 1 else f"1 bin in {stride}"
+    panel_title(holder, "D", f"Preferred position by input-spike time ({shown})")
     if points is not None:  # one colour bar: B, C and D share the channel colours
         fig.colorbar(points, cax=fig.add_subplot(top[3]), label="Input channel (B–D)")
 
