@@ -141,7 +141,8 @@ def test_the_readmes_report_command_is_the_one_a_finished_study_prints(tmp_path)
 
     assert REPORT_COMMANDS, "the README shows how to build the HTML report"
     for command in REPORT_COMMANDS:
-        configfiles = [word.removeprefix("--configfile=") for word in command.split() if word.startswith("--configfile=")]
+        configfiles = [word.removeprefix("--configfile=") for word in command.split()
+                       if word.startswith("--configfile=")]
         message = study.finished_message(merged_config(*configfiles), configfiles, tmp_path, repo=REPO)
         assert f"`{command}`" in message, message
 

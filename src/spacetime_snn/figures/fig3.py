@@ -3,8 +3,9 @@
 
 Each panel carries its control: random removal of as many connections beside length pruning (A2, dashed: what
 length pruning gives when the positions carry no information), the initial networks (epoch 0: random positions)
-in a panel of their own under B's histogram (B2) and dashed in C and D. Panel B follows the authors' presentation by default (mean count per network, about 50 equal
-bins from 0 to the longest delay, linear y; `histogram_scale="log"` keeps the rare long delays visible)."""
+in a panel of their own under B's histogram (B2) and dashed in C and D. Panel B follows the authors'
+presentation by default (mean count per network, about 50 equal bins from 0 to the longest delay, linear y;
+`histogram_scale="log"` keeps the rare long delays visible)."""
 
 from __future__ import annotations
 

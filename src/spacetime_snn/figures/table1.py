@@ -96,8 +96,8 @@ def to_markdown(table: pd.DataFrame) -> str:
                  _interval_text(row.test_accuracy_ci_low_pct, row.test_accuracy_ci_high_pct), str(row.n_seeds)]
         lines.append("| " + " | ".join(cells) + " |")
     note = (f"\nMean ± sample standard deviation over seeds. 95 % CI: Student-t interval of the mean over seeds "
-            f"(mean ± t(n-1) · sd/√n), given from {MIN_SEEDS_FOR_INTERVAL} seeds on (— below: 2 seeds cannot bound "
-            f"a mean usefully). Trainable parameters of the recurrent layer (weights + delays or positions).")
+            f"(mean ± t(n-1) · sd/√n), given from {MIN_SEEDS_FOR_INTERVAL} seeds on (— below: 2 seeds cannot "
+            f"bound a mean usefully). Trainable parameters of the recurrent layer (weights + delays or positions).")
     if set(table["group"]) >= {MAIN, ARCHITECTURE}:
         note += (" A condition can appear in both groups under different names: Fig. 4 trains its architectures "
                  "with their own settings (per-architecture and per-size learning rates and regularisers; "
