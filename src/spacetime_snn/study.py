@@ -563,6 +563,7 @@ def claims_options(config: Mapping[str, Any]) -> list[str]:
     claims = config["analysis"]["claims"]
     roles = claims["roles"]
     return options({"study": config["study"], "hidden": config["main"]["hidden"],
+                    "labels": json.dumps(labels(config), ensure_ascii=False),
                     "mapped": config["analysis"]["inputmaps"]["conditions"],
                     **{key: roles[key] for key in ("non_spatial", "spatial", "spatial_cost", "no_delays",
                                                    "architecture_spatial", "architecture_non_spatial")},
@@ -573,8 +574,9 @@ def claims_options(config: Mapping[str, Any]) -> list[str]:
 
 
 def table_options(config: Mapping[str, Any]) -> list[str]:
-    """Options of `spacetime-snn table`: the labels select and order the rows."""
-    return options({"labels": json.dumps(labels(config), ensure_ascii=False)})
+    """Options of `spacetime-snn table`: the labels select and order the rows; the main grid's rows come first."""
+    main = {"conditions": config["main"]["conditions"], "hidden": config["main"]["hidden"]}
+    return options({"labels": json.dumps(labels(config), ensure_ascii=False), "main": json.dumps(main)})
 
 
 def write_settings(path: str | Path, settings: Mapping[str, Any]) -> None:

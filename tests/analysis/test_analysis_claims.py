@@ -191,3 +191,20 @@ def test_an_r2_that_permuted_positions_also_reach_is_not_credited_to_a_mapping()
     line = summary.loc[("spatial trained > untrained", "ridge_r2_in_sample")]
     assert (line["verdict"], line["verdict_beyond_controls"], line["changed_by"]) == (
         st.HOLDS, st.NOT_SHOWN, "shuffled")
+
+
+def test_an_in_sample_r2_does_not_lead_with_holds_where_the_cross_validated_one_does_not():
+    """The demo's case: in-sample R² above the untrained networks', cross-validated R² at or below theirs. The
+    summary gives the cross-validated verdict and says what changed the in-sample one."""
+    tables = _tables()
+    ridge = tables["ridge"]
+    cv_trained = (ridge["method"] == "cv") & (ridge["network"] == "trained")
+    ridge.loc[cv_trained, "r2"] = -0.2 + np.random.default_rng(1).normal(0, 0.05, cv_trained.sum())
+    result = claims.evaluate_claims(tables, FAST)
+    raw = _rows(result, "Input channels", "spatial trained > untrained", "ridge_r2_in_sample")
+    assert raw.loc[raw["control"] == "untrained", "verdict"].item() == st.HOLDS  # the test row itself stands
+    summary = claims.summarise(result).set_index(["comparison", "metric"])
+    line = summary.loc[("spatial trained > untrained", "ridge_r2_in_sample")]
+    assert line["verdict"] != st.HOLDS and line["verdict_beyond_controls"] != st.HOLDS
+    assert line["verdict"] == summary.loc[("spatial trained > untrained", "ridge_r2_cv"), "verdict"]
+    assert line["changed_by"].startswith("cross-validated R²")

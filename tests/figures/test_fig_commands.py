@@ -85,7 +85,7 @@ def test_claims_command_writes_csv_markdown_and_rst(study, tmp_path):
     out, markdown, rst = tmp_path / "claims.csv", tmp_path / "claims.md", tmp_path / "claims.rst"
     run(["claims", "--data-dir", study / "aggregated", "--study", "shd", "--hidden", 128, "--out", out,
          "--markdown", markdown, "--rst", rst, "--mapped", "spatial", "spatial_cost", "--resamples", 200,
-         "--permutations", 500, "--binary-keep-fraction", 0.1])
+         "--permutations", 500, "--binary-keep-fraction", 0.1, "--labels", LABELS])
     claims = pd.read_csv(out)
     assert list(claims.columns)[:9] == ["claim", "comparison", "metric", "effect", "ci_low", "ci_high", "p_value",
                                         "n", "verdict"]
@@ -93,6 +93,11 @@ def test_claims_command_writes_csv_markdown_and_rst(study, tmp_path):
     text = markdown.read_text()
     assert "**Verdict rule.**" in text and "## Summary" in text and "## Every test" in text
     assert "strongest 10 % of \\|W\\|, binary" in text  # sigma names its graph
+    guide = text[:text.index("**Verdict rule.**")]
+    assert "**untestable**" in guide and "0.167 for 2 against 2" in guide and "Changed by:" in guide
+    assert "Spatial + cost (`spatial_cost`)" in guide  # one name per condition, as in the figures
+    assert "| spatial_cost > spatial |" not in text and "Spatial + cost > Spatial" in text
+    assert "| smallest p |" in text and set(claims["comparison"]) >= {"spatial_cost > spatial"}  # csv: config names
     html = docutils.publish_parts(rst.read_text(), writer="html",
                                   settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
     assert "Which claims hold" in html and "<table" in html

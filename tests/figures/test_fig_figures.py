@@ -62,9 +62,9 @@ CASES = {
         "Small-worldness σ\nof the strongest 10 % of |W|, binary", "Weight entropy (bits)\nof the rows of |W|",
         "Communicability entropy (bits)\nof |W|, weighted", "Clustering ratio C / C(shuffled)\nof |W| / max, weighted",
         "x position (ms)"}),
-    "fig3": (_fig3, {"A1", "A2", "B", "C", "D"}, {
+    "fig3": (_fig3, {"A1", "A2", "B1", "B2", "C", "D"}, {
         "Test accuracy (%)", "Connections removed (%)", "Longest delays removed (%)", "Delay (ms)",
-        "Connections per network\n(mean over seeds; linear scale)", "Modularity Q\n(binary graph: delay < percentile)",
+        "Connections per network\n(mean over seeds; linear)", "Modularity Q\n(binary graph: delay < percentile)",
         "Small-worldness σ\n(binary graph: delay < percentile)"}),
 }
 
@@ -90,10 +90,14 @@ def test_figure4_renders_every_architecture_on_a_log_axis(tables, all_labels, co
     assert {"Trainable parameters of the recurrent layer\n(weights + delays or positions; log scale)",
             "Test accuracy (%)"} <= _axis_labels(fig)
     annotations = {text.get_text() for text in ax.texts}
-    assert annotations == {"N = 32", "N = 64", "N = 128"}  # 3 seeds everywhere: n once, in the title
-    assert "n = 3 seed(s) per point" in ax.get_title(loc="left")
+    assert annotations == {"32 neurons", "64 neurons", "128 neurons"}  # 3 seeds everywhere: n once, in the title
+    assert "mean ± 1 sd over 3 seeds per point" in ax.get_title(loc="left")
+    assert len(fig.legends) == 1  # architectures and sizes in one column, no empty area between two legends
     legend_text = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
     assert set(tables["accuracy"]["condition"].map(all_labels)) <= legend_text
+    single = _fig4(tables | {"accuracy": tables["accuracy"].query("seed == 0")}, all_labels, colors)
+    assert "one seed per point: no error bars" in single.axes[0].get_title(loc="left")
+    assert "mean" not in single.axes[0].get_title(loc="left")
     pdf, png = save_figure(fig, tmp_path / "fig4.pdf")
     assert pdf.stat().st_size > 5_000 and png.stat().st_size > 30_000
 
@@ -115,7 +119,7 @@ def test_condition_names_come_from_arguments_only(tables, colors):
     fig = fig2.figure2(renamed_tables["network_nodes"], renamed_tables["network_edges"],
                        renamed_tables["training_dynamics"], labels=labels, without_cost="pos", with_cost="pos_l")
     assert _letters(fig) == {"A", "B", "C", "D", "E", "F1", "F2", "G"}
-    assert _letters(_fig3(renamed_tables, labels, None)) == {"A1", "A2", "B", "C", "D"}
+    assert _letters(_fig3(renamed_tables, labels, None)) == {"A1", "A2", "B1", "B2", "C", "D"}
     fig = fig1.figure1(renamed_tables["input_raster"], renamed_tables["input_maps"],
                        renamed_tables["input_maps_time"], renamed_tables["ridge"], condition="pos_l", labels=labels)
     assert "Positions + λ" in fig.get_suptitle()
@@ -171,7 +175,7 @@ def test_several_hidden_sizes_need_a_choice(tables, main_labels, colors):
     both = {**tables, "pruning": pd.concat([pruning, pruning.assign(hidden=64)], ignore_index=True)}
     with pytest.raises(DataError, match="choose one"):
         _fig3(both, main_labels, colors)
-    assert _letters(_fig3(both, main_labels, colors, hidden=128)) == {"A1", "A2", "B", "C", "D"}
+    assert _letters(_fig3(both, main_labels, colors, hidden=128)) == {"A1", "A2", "B1", "B2", "C", "D"}
 
 
 def test_bad_labels_and_outputs_are_config_errors(tables, colors, tmp_path):
@@ -195,14 +199,25 @@ def _dashed_lines(ax):
     return [line for line in ax.get_lines() if line.get_linestyle() == "--"]
 
 
-def test_controls_are_drawn_dashed_in_figures_2_and_3(tables, main_labels, colors):
+def _control_markers(ax):
+    return [line for line in ax.get_lines() if line.get_marker() == fig2.CONTROL_MARKER]
+
+
+def test_controls_are_marked_after_the_last_epoch_in_figure_2_and_dashed_in_figure_3(tables, main_labels, colors):
+    """Fig. 2's control is of the selected network, not of training: a marker past the last epoch, no line across
+    the epochs (which would read as a baseline over training)."""
     fig = _fig2(tables, main_labels, colors)
     panels = {ax.get_title(loc="left")[5:ax.get_title(loc="left").index("}")]: ax for ax in fig.axes
               if ax.get_title(loc="left").startswith(r"$\bf{")}
     for letter in ("C", "D", "E", "F1", "F2", "G"):
-        assert len(_dashed_lines(panels[letter])) == len(main_labels), letter  # one control line per condition
+        markers = _control_markers(panels[letter])
+        assert len(markers) == len(main_labels), letter  # one control per condition
+        curves = [line for line in panels[letter].get_lines() if line.get_marker() in ("None", "", None)]
+        last_epoch = max(np.max(line.get_xdata()) for line in curves)
+        assert all(m.get_xdata()[0] > last_epoch for m in markers), letter
+        assert not _dashed_lines(panels[letter]), letter
     without = _fig2(tables, main_labels, colors, control_metrics=None)
-    assert not any(_dashed_lines(ax) for ax in without.axes)
+    assert not any(_control_markers(ax) for ax in without.axes)
     fig = _fig3(tables, main_labels, colors)
     panels = {ax.get_title(loc="left")[5:ax.get_title(loc="left").index("}")]: ax for ax in fig.axes
               if ax.get_title(loc="left").startswith(r"$\bf{")}
@@ -242,3 +257,27 @@ def test_figure4_writes_n_beside_points_when_seed_counts_differ(tables, all_labe
     ax = _fig4({"accuracy": fewer}, all_labels, colors).axes[0]
     texts = [text.get_text() for text in ax.texts]
     assert texts.count("n=1") == 3 and texts.count("n=3") == 15
+
+
+def test_fig3_draws_trained_and_initial_delay_histograms_on_axes_of_their_own(tables, main_labels, colors):
+    """The initial non-spatial networks' all-zero delays (one tall bar) must not set the trained histograms' axis."""
+    from matplotlib.patches import StepPatch
+
+    fig = _fig3(tables, main_labels, colors)
+    panels = {ax.get_title(loc="left")[5:ax.get_title(loc="left").index("}")]: ax for ax in fig.axes
+              if ax.get_title(loc="left").startswith(r"$\bf{")}
+    trained = [p for p in panels["B1"].patches if isinstance(p, StepPatch)]
+    initial = [p for p in panels["B2"].patches if isinstance(p, StepPatch)]
+    assert len(trained) == len(main_labels) and initial
+    highest = max(float(np.nanmax(p.get_data().values)) for p in trained)
+    assert panels["B1"].get_ylim()[1] < 1.2 * highest
+
+
+def test_fig1_time_bins_are_ranges_and_every_bin_is_shown_while_they_fit():
+    times = pd.DataFrame({"time_ms": [0.0, 50.0, 100.0, 150.0, 200.0] * 2})
+    windows, width, stride = fig1._time_windows(times, 5)
+    assert windows == [0.0, 50.0, 100.0, 150.0, 200.0] and stride == 1  # none dropped without comment
+    assert fig1._window_text(windows[2], width) == "100–150 ms"
+    many = pd.DataFrame({"time_ms": np.arange(20) * 50.0})
+    windows, width, stride = fig1._time_windows(many, 5)
+    assert stride == 4 and windows == [0.0, 200.0, 400.0, 600.0, 800.0]

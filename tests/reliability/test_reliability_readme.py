@@ -48,7 +48,11 @@ def test_the_extraction_finds_commands_in_blocks_backticks_and_chains():
                                              "snakemake -c1 t.pdf"]
 
 
-COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+ALL_COMMANDS = readme_commands(README.read_text(encoding="utf-8"))
+# `--report` reads a finished study's results, so it has no dry run; each is checked against the command a finished
+# study prints, which tests/pipeline/test_pipeline_end_to_end.py runs for real.
+REPORT_COMMANDS = [command for command in ALL_COMMANDS if "--report" in command.split()]
+COMMANDS = [command for command in ALL_COMMANDS if command not in REPORT_COMMANDS]
 PAPER_STUDY = "snakemake --cores 8"  # its dry run's job stats: the size of the paper's study
 
 
@@ -94,3 +98,75 @@ def test_the_readme_gives_the_size_of_the_papers_study(dry_runs):
     counts = {rule: int(n) for rule, n in (line.split() for line in table.group(1).splitlines()) if rule != "total"}
     text = " ".join(README.read_text(encoding="utf-8").split())
     assert f"{sum(counts.values()):,} jobs" in text and f"{counts['train']} trainings" in text, counts
+
+
+def test_what_the_report_command_needs_is_installed_with_the_package():
+    """`snakemake --report` (the command every study's last lines give) imports what Snakemake's "reports" extra
+    lists (pygments); `pip install -e .` must bring it, not only the test extra (pytest pulls pygments in)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: pytest brings tomli
+        import tomli as tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    def name(text: str) -> str:
+        return re.sub(r"[-_.]+", "-", Requirement(text).name).lower()
+
+    report_needs = {name(text) for text in metadata.requires("snakemake") or []
+                    if Requirement(text).marker and Requirement(text).marker.evaluate({"extra": "reports"})
+                    and not Requirement(text).marker.evaluate({"extra": ""})}
+    assert "pygments" in report_needs, report_needs
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    core = {name(text) for text in project["dependencies"]}
+    snakemake_extras = {extra for text in project["dependencies"] if name(text) == "snakemake"
+                        for extra in Requirement(text).extras}
+    assert "reports" in snakemake_extras or report_needs <= core, report_needs - core
+    conda = (REPO / "envs" / "spacetime.yaml").read_text()
+    assert all(re.search(rf"^\s+- {package}\b", conda, re.MULTILINE) for package in report_needs), report_needs
+
+
+def test_the_readmes_report_command_is_the_one_a_finished_study_prints(tmp_path):
+    import yaml
+    from snakemake.utils import update_config
+
+    from spacetime_snn import study
+
+    def merged_config(*files: str) -> dict:
+        config = yaml.safe_load((REPO / "config.yaml").read_text())
+        for path in files:
+            update_config(config, yaml.safe_load((REPO / path).read_text()))
+        return config
+
+    assert REPORT_COMMANDS, "the README shows how to build the HTML report"
+    for command in REPORT_COMMANDS:
+        configfiles = [word.removeprefix("--configfile=") for word in command.split()
+                       if word.startswith("--configfile=")]
+        message = study.finished_message(merged_config(*configfiles), configfiles, tmp_path, repo=REPO)
+        assert f"`{command}`" in message, message
+
+
+def test_the_readmes_spacetime_snn_commands_parse():
+    """Each `spacetime-snn ...` command of the README names a sub-command and options the CLI has."""
+    from spacetime_snn.cli import build_parser
+
+    commands = [command for command in readme_commands(README.read_text(encoding="utf-8"), program="spacetime-snn")
+                if len(command.split()) > 2]  # `spacetime-snn train` alone names the command in prose
+    assert any(command.startswith("spacetime-snn train ") for command in commands), commands
+    assert any(command.startswith("spacetime-snn data shd ") for command in commands), commands
+    for command in commands:
+        words = command.split()[1:]
+        build_parser(words[0]).parse_args(words)  # exits (SystemExit 2) on an unknown command or option
+
+
+def test_the_readmes_worked_overlay_is_the_file_it_names():
+    """The Configuration section's YAML is configs/demo_claims.yaml (without comments and the keys it leaves out)."""
+    import yaml
+
+    text = README.read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(study: demo_claims.*?)```", text, re.DOTALL)
+    assert block, "the worked overlay"
+    shown = yaml.safe_load(block.group(1))
+    real = yaml.safe_load((REPO / "configs" / "demo_claims.yaml").read_text())
+    assert {key: real[key] for key in shown} == shown

@@ -3,9 +3,9 @@
 
 import os
 import shlex
+import sys
 
 from spacetime_snn import study
-from spacetime_snn.errors import ConfigError
 
 RESULTS = study.results_dir(config)
 LOGS = f"{RESULTS}/logs"
@@ -93,7 +93,11 @@ def figure_options(wildcards):
 
 
 def other_study_target(wildcards):
-    """Input of `other_study`: raises, telling which --configfile selects the study the target belongs to."""
+    """Input of `other_study`: stops Snakemake, telling which --configfile selects the study the target belongs to.
+    SystemExit, not an exception: Snakemake would wrap an exception in an InputFunctionException with a traceback
+    around the one line that matters."""
     target = f"results/{wildcards.other_study}/{wildcards.path}"
-    raise ConfigError(study.wrong_study_message(target, wildcards.other_study, config, workflow.basedir))
+    print(f"error: {study.wrong_study_message(target, wildcards.other_study, config, workflow.basedir)}",
+          file=sys.stderr, flush=True)
+    raise SystemExit(1)
 

@@ -390,15 +390,41 @@ SUMMARY_RULE = (
 )
 
 
+# A metric whose verdict on the trained networks is only as good as a stricter measure of the same thing: the
+# authors' in-sample R² scores the positions on the neurons it was fitted to (it grows with the weights' scale
+# whatever they encode), so it cannot hold where the cross-validated R² does not.
+CHECKED_BY = {"ridge_r2_in_sample": ("ridge_r2_cv", "cross-validated R²")}
+_STRENGTH = {st.HOLDS: 0, st.NOT_SHOWN: 1, st.UNTESTABLE: 2, st.CONTRADICTED: 3}
+
+CHANGED_BY_RULE = (
+    "Changed by: what lowered a comparison's verdict from holds — a control whose row does not hold (its verdict "
+    "beyond controls is then that row's), or, for the authors' in-sample R², the cross-validated R² of the same "
+    "comparison (its verdict on the trained networks is then the cross-validated one's); — when nothing did."
+)
+
+
+def _trained_verdict(group: pd.DataFrame) -> str:
+    raw = group[group["control"].isin(["none", "untrained"])]
+    return raw["verdict"].iloc[0] if not raw.empty else st.UNTESTABLE
+
+
 def summarise(claims: pd.DataFrame) -> pd.DataFrame:
-    """One row per (claim, comparison, metric): its verdict on the trained networks, its verdict beyond the
-    controls (SUMMARY_RULE) and the controls that changed it."""
+    """One row per (claim, comparison, metric): its verdict on the trained networks (no better than that of the
+    stricter measure in CHECKED_BY), its verdict beyond the controls (SUMMARY_RULE) and what changed it."""
     rows = []
     keys = ["claim", "comparison", "metric"]
-    for key, group in claims.groupby(keys, sort=False):
-        raw = group[group["control"].isin(["none", "untrained"])]
+    groups = dict(list(claims.groupby(keys, sort=False)))
+    for key, group in groups.items():
         controls = group[~group["control"].isin(["none", "untrained"])]
-        verdict = raw["verdict"].iloc[0] if not raw.empty else st.UNTESTABLE
+        verdict = _trained_verdict(group)
+        checked = CHECKED_BY.get(key[2])
+        if verdict == st.HOLDS and checked and (key[0], key[1], checked[0]) in groups:
+            strict = _trained_verdict(groups[(key[0], key[1], checked[0])])
+            if strict != st.HOLDS:
+                rows.append({**dict(zip(keys, key)), "verdict": strict, "verdict_beyond_controls": strict,
+                             "controls": ", ".join(controls["control"]) or "—",
+                             "changed_by": f"{checked[1]} ({checked[0]}; in-sample alone: holds)"})
+                continue
         beyond, changed_by = verdict, []
         if verdict == st.HOLDS:
             for weaker in _WEAKEST_FIRST:

@@ -86,6 +86,23 @@ def bootstrap_interval(x, y=None, *, level: float = 0.95, resamples: int = 2000,
     return low, high
 
 
+def t_interval(values, *, level: float = 0.95) -> tuple[float, float]:
+    """Student-t interval of the mean of `values` (mean ± t(n-1) · sd / √n; NaN below 2 values).
+
+    For a handful of runs, where a percentile bootstrap only spans the values themselves (2 runs: every resample
+    mean lies between them, narrower than ± 1 sd); t's heavy tails at small n say honestly how little they pin down.
+    """
+    from scipy.stats import t
+
+    x = _as_float(values)
+    if x.ndim != 1:
+        raise ValueError("t_interval takes one group of runs")
+    if x.size < 2:
+        return math.nan, math.nan
+    half = float(t.ppf((1.0 + level) / 2.0, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return float(x.mean()) - half, float(x.mean()) + half
+
+
 # --- permutation tests ------------------------------------------------------------------------------------------
 
 @functools.lru_cache(maxsize=64)

@@ -87,7 +87,8 @@ def _run_figure(args: argparse.Namespace) -> None:
 def _run_table(args: argparse.Namespace) -> None:
     accuracy = aggregate.read_csv(args.accuracy)
     labels = _labels(args.labels) if args.labels else None
-    table = table1.table1(accuracy, labels)
+    main = json.loads(args.main) if args.main else None
+    table = table1.table1(accuracy, labels, main)
     table1.write_table1(table, args.out, args.markdown)
     print(f"wrote {args.out} and {args.markdown}")
 
@@ -112,7 +113,8 @@ def _run_claims(args: argparse.Namespace) -> None:
         raise ConfigError(f"claims: {error}") from error
     tested = claims.evaluate_claims(tables, settings)
     summary = claims.summarise(tested)
-    claims_table.write_claims(tested, summary, settings, args.study, args.out, args.markdown, args.rst)
+    labels = _labels(args.labels) if args.labels else None
+    claims_table.write_claims(tested, summary, settings, args.study, args.out, args.markdown, args.rst, labels)
     counts = tested["verdict"].value_counts().to_dict()
     print(f"wrote {args.out}, {args.markdown}" + (f", {args.rst}" if args.rst else "") + f": {len(tested)} tests "
           + ", ".join(f"{count} {verdict}" for verdict, count in counts.items()))
@@ -217,9 +219,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     table.add_argument("--out", required=True, help="CSV to write")
     table.add_argument("--markdown", required=True, help="Markdown file to write")
     table.add_argument("--labels", help="JSON object (or .json file) condition -> label; selects and orders rows")
+    table.add_argument("--main", help='JSON {"conditions": [...], "hidden": N}: the main grid, whose rows come '
+                                     'first; the others are grouped as Fig. 4\'s')
     table.set_defaults(func=_run_table)
 
     claims = subparsers.add_parser("claims", help="claims.csv / .md / .rst: which claims of the paper hold")
+    claims.add_argument("--labels", help="JSON object (or .json file) condition -> display name, used in claims.md "
+                                         "and claims.rst (claims.csv keeps the config names)")
     _claims_parser(claims)
     claims.set_defaults(func=_run_claims)
 

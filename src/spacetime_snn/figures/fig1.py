@@ -55,9 +55,17 @@ def _limits(frames, dt_ms: float) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def _time_windows(maps_time: pd.DataFrame, count: int) -> list:
+def _time_windows(maps_time: pd.DataFrame, count: int) -> tuple[list, float, int]:
+    """The time bins D shows (their start times), the bin width (ms) and the stride between shown bins: every bin
+    when there are at most `count`, else every k-th from the first, k the smallest stride that fits in `count`."""
     times = np.sort(maps_time["time_ms"].unique())
-    return list(times[np.unique(np.linspace(0, len(times) - 1, min(count, len(times))).round().astype(int))])
+    width = float(np.median(np.diff(times))) if len(times) > 1 else float("nan")
+    stride = max(1, int(np.ceil(len(times) / max(1, count))))
+    return list(times[::stride]), width, stride
+
+
+def _window_text(start: float, width: float) -> str:
+    return f"{start:g} ms" if np.isnan(width) else f"{start:g}–{start + width:g} ms"
 
 
 RIDGE_METHODS = {"cv": "cross-validated", "in_sample": "in-sample\n(authors')"}
@@ -123,7 +131,7 @@ def _ridge(ax: Axes, ridge: pd.DataFrame, labels: Mapping[str, str], colors: Map
 def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_time: pd.DataFrame,
             ridge: pd.DataFrame, *, condition: str, labels: Mapping[str, str],
             colors: Mapping[str, str] | None = None, hidden: int | None = None, seed: int | None = None,
-            network_nodes: pd.DataFrame | None = None, time_panels: int = 4, dt_ms: float = 1.0) -> Figure:
+            network_nodes: pd.DataFrame | None = None, time_panels: int = 5, dt_ms: float = 1.0) -> Figure:
     """Panels A–D show one example run (`condition`, `hidden`, `seed`, default smallest seed); panel E compares
     the conditions in `labels` over seeds. `network_nodes` (optional) draws the hidden neurons behind B–D."""
     colors = check_labels(labels, colors)
@@ -143,18 +151,21 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
     if network_nodes is not None:
         require_columns(network_nodes, "network_nodes.csv", _RUN + ("neuron", "x", "y"))
         nodes = rows_where(network_nodes, **run)
-    limits = _limits([maps, maps_time, nodes], dt_ms)
+    # B and C are zoomed to the preferred positions (they sit in a small part of the space the neurons span);
+    # D has limits of its own, shared by its panels.
+    limits = _limits([maps], dt_ms)
+    time_limits = _limits([maps_time], dt_ms) if not maps_time.empty else limits
     channel_max = int(max(maps["channel"].max(), maps_time["channel"].max() if not maps_time.empty else 0))
 
     fig = new_figure(11.5, 7.2)
-    rows = fig.add_gridspec(2, 1, height_ratios=[1.15, 1])
-    top = rows[0].subgridspec(1, 3, width_ratios=[1.35, 1, 1])
-    bottom = rows[1].subgridspec(1, 2, width_ratios=[2.6, 1.4])
+    rows = fig.add_gridspec(2, 1, height_ratios=[1.15, 1], hspace=0.45)
+    top = rows[0].subgridspec(1, 4, width_ratios=[1.35, 1, 1, 0.06], wspace=0.3)
+    bottom = rows[1].subgridspec(1, 2, width_ratios=[2.3, 1.7], wspace=0.2)
     _raster(fig.add_subplot(top[0]), raster)
 
-    points, axes = None, []
+    points = None
     for cell, (letter, method) in zip((top[1], top[2]), (("B", "weights"), ("C", "activity"))):
-        axes.append(ax := fig.add_subplot(cell))
+        ax = fig.add_subplot(cell)
         chosen = maps[maps["method"] == method].dropna(subset=["x", "y"])
         if chosen.empty:
             no_data(ax, "no hidden spike followed an input spike:\nno activity map" if method == "activity"
@@ -162,25 +173,27 @@ def figure1(input_raster: pd.DataFrame, input_maps: pd.DataFrame, input_maps_tim
         else:
             points = _plane(ax, chosen, nodes, limits, channel_max, dt_ms, y_label=letter == "B")
         panel_title(ax, letter, f"Preferred position ({method})")
-    if points is not None:
-        fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
 
-    windows = _time_windows(maps_time, time_panels) if not maps_time.empty else []
-    grid = bottom[0].subgridspec(1, max(1, len(windows)))
-    axes, points = [], None
+    windows, width, stride = _time_windows(maps_time, time_panels) if not maps_time.empty else ([], np.nan, 1)
+    # D: one frame-less axes carrying the panel title, its time bins drawn as insets side by side (a title wider
+    # than one small panel would otherwise widen that panel's column).
+    holder = fig.add_subplot(bottom[0])
+    holder.set_axis_off()
+    gap = 0.04
+    width_each = (1 - gap * (max(1, len(windows)) - 1)) / max(1, len(windows))
     if not windows:
-        axes.append(ax := fig.add_subplot(grid[0]))
-        no_data(ax, "no hidden spike followed an input spike: no activity map over time")
+        no_data(holder, "no hidden spike followed an input spike: no activity map over time")
     for i, time_ms in enumerate(windows):
-        ax = fig.add_subplot(grid[i])
-        points = _plane(ax, maps_time[maps_time["time_ms"] == time_ms], nodes, limits, channel_max, dt_ms,
+        ax = holder.inset_axes([i * (width_each + gap), 0.0, width_each, 0.9])
+        ax.set_anchor("N")  # under the panel title, not centred in the row's height
+        points = _plane(ax, maps_time[maps_time["time_ms"] == time_ms], nodes, time_limits, channel_max, dt_ms,
                         y_label=i == 0)
-        ax.text(0.03, 0.97, f"t = {time_ms:g} ms", transform=ax.transAxes, va="top", fontsize=FONT_SIZE - 1,
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
-        axes.append(ax)
-    panel_title(axes[0], "D", "Preferred position over time")
-    if points is not None:
-        fig.colorbar(points, ax=axes, label="Input channel", shrink=0.85)
+        ax.text(0.03, 0.97, _window_text(time_ms, width), transform=ax.transAxes, va="top",
+                fontsize=FONT_SIZE - 1, bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1})
+    shown = "every bin" if stride == 1 else f"1 bin in {stride}"
+    panel_title(holder, "D", f"Preferred position by input-spike time ({shown})")
+    if points is not None:  # one colour bar: B, C and D share the channel colours
+        fig.colorbar(points, cax=fig.add_subplot(top[3]), label="Input channel (B–D)")
 
     _ridge(fig.add_subplot(bottom[1]), select(ridge, "ridge.csv", hidden=hidden), labels, colors)
     rings = "; grey rings: hidden neurons" if nodes is not None and not nodes.empty else ""

@@ -22,6 +22,7 @@ from .aggregate import mean_sd, require_columns, resolve_hidden, resolve_seed, s
 from .style import (BAND_ALPHA, FONT_SIZE, band, check_labels, new_figure, no_data, panel_title, position_label,
                     styled)
 
+CONTROL_MARKER = "D"  # the geometry-only control of the selected network (C-G)
 _RUN = ("condition", "hidden", "seed")
 # metric -> (panel letter, panel title, y label, required?). Entropies are Shannon entropies in bits (log2). The
 # y label names the graph each metric is computed on; "{binary}" is filled in with the binary graph of sigma.
@@ -97,20 +98,24 @@ def _legend(ax: Axes, labels: Mapping[str, str], colors: Mapping[str, str], max_
 def _dynamics(ax: Axes, dynamics: pd.DataFrame, controls: pd.DataFrame | None, metric: str,
               labels: Mapping[str, str], colors: Mapping[str, str], min_seed_fraction: float) -> None:
     """Mean ± sd over seeds per epoch; late epochs reached by fewer than `min_seed_fraction` of the seeds
-    (early stopping) are cut, so the curve does not jump where the average changes population. Dashed: the mean of
-    the geometry-only control (the selected network's weights shuffled over its geometry)."""
+    (early stopping) are cut, so the curve does not jump where the average changes population. The geometry-only
+    control (the selected network's weights shuffled over its geometry) is a property of the trained network,
+    not of training: one hollow marker with its ± 1 sd bar just right of the last epoch, not a line across all."""
     rows = dynamics[dynamics["metric"] == metric]
-    for condition in labels:
-        stats = mean_sd(rows[rows["condition"] == condition], ["epoch"], "value")
-        if stats.empty:
-            continue
+    drawn = [(condition, stats) for condition in labels
+             if not (stats := mean_sd(rows[rows["condition"] == condition], ["epoch"], "value")).empty]
+    last = max((stats["epoch"].max() for _, stats in drawn), default=0)
+    for k, (condition, stats) in enumerate(drawn):
         stats = stats[stats["n"] >= math.ceil(min_seed_fraction * stats["n"].max())]
         band(ax, stats["epoch"], stats["mean"], stats["sd"], color=colors[condition], label=labels[condition])
         if controls is not None:
             shuffled = controls[(controls["condition"] == condition) & (controls["metric"] == metric)
                                 & (controls["network"] == SHUFFLED)]["value"].dropna()
             if not shuffled.empty:
-                ax.axhline(shuffled.mean(), color=colors[condition], linestyle="--", linewidth=1.0, alpha=0.9)
+                x = last + (0.6 + 0.45 * k) * max(1.0, last / 16)
+                ax.errorbar([x], [shuffled.mean()], yerr=[shuffled.std(ddof=1) if len(shuffled) > 1 else 0.0],
+                            color=colors[condition], marker=CONTROL_MARKER, markerfacecolor="white",
+                            markersize=5, capsize=2, linewidth=1.0, linestyle="none")
     ax.set_xlabel("Epoch (0 = initial network)")
 
 
@@ -119,8 +124,9 @@ def _key(ax: Axes, has_controls: bool) -> None:
     handles = [Line2D([], [], color="0.3", linewidth=1.5, label="mean over seeds"),
                Patch(facecolor="0.3", alpha=BAND_ALPHA, label="± 1 sd over seeds")]
     if has_controls:
-        handles.append(Line2D([], [], color="0.3", linestyle="--", linewidth=1.0,
-                              label="control: trained weights\nshuffled, geometry kept\n(mean over seeds)"))
+        handles.append(Line2D([], [], color="0.3", marker=CONTROL_MARKER, markerfacecolor="white", markersize=5,
+                              linestyle="none", label="control, right of the last\nepoch: selected network's\n"
+                                                      "weights shuffled, geometry\nkept (mean ± 1 sd over seeds)"))
     ax.legend(handles=handles, loc="center left", alignment="left", title="C–G")
     ax.axis("off")
 

@@ -1,10 +1,11 @@
 """Figure 3: pruning costs the spatial network less accuracy (A1, A2), learnt delays are distributed differently
 (B), and removing the longest delays leaves a more modular (C) and small-world (D) graph in spatial networks.
 
-Each panel carries its control dashed: random removal of as many connections beside length pruning (A2: what
-length pruning gives when the positions carry no information), and the initial network (epoch 0: random
-positions) in B-D. Panel B follows the authors' presentation by default (mean count per network, about 50 equal
-bins from 0 to the longest delay, linear y; `histogram_scale="log"` keeps the rare long delays visible)."""
+Each panel carries its control: random removal of as many connections beside length pruning (A2, dashed: what
+length pruning gives when the positions carry no information), the initial networks (epoch 0: random positions)
+in a panel of their own under B's histogram (B2) and dashed in C and D. Panel B follows the authors'
+presentation by default (mean count per network, about 50 equal bins from 0 to the longest delay, linear y;
+`histogram_scale="log"` keeps the rare long delays visible)."""
 
 from __future__ import annotations
 
@@ -80,26 +81,33 @@ def merged_histogram(rows: pd.DataFrame, target_bins: int) -> tuple[np.ndarray, 
     return merged_edges, merged / rows["seed"].nunique()
 
 
-def _delay_histogram(ax: Axes, histogram: pd.DataFrame, labels: Mapping[str, str], colors: Mapping[str, str],
-                     dt_ms: float, scale: str, target_bins: int) -> None:
-    """Mean count per network in ~`target_bins` bins; the trained networks solid, their initial networks dashed."""
+def _delay_histogram(ax: Axes, histogram: pd.DataFrame, network: str, labels: Mapping[str, str],
+                     colors: Mapping[str, str], dt_ms: float, scale: str, target_bins: int) -> None:
+    """Mean count per network in ~`target_bins` bins, of the trained networks or of their initial networks (one
+    panel each: the initial non-spatial networks' all-zero delays would set a shared y axis). Conditions that start
+    from the same initial networks give identical curves: a repeat is dashed over the first, colours alternating."""
+    drawn: list[np.ndarray] = []
     for condition in labels:
-        for network, linestyle, width in (("trained", "-", 1.5), (INITIAL, "--", 1.0)):
-            rows = histogram[(histogram["condition"] == condition) & (histogram["network"] == network)]
-            if rows.empty or rows["count"].sum() == 0:
-                continue
-            edges, counts = merged_histogram(rows, target_bins)
-            values = np.where(counts > 0, counts, np.nan) if scale == "log" else counts
-            ax.stairs(values, edges * dt_ms, color=colors[condition], linewidth=width, linestyle=linestyle,
-                      baseline=None)
+        rows = histogram[(histogram["condition"] == condition) & (histogram["network"] == network)]
+        if rows.empty or rows["count"].sum() == 0:
+            continue
+        edges, counts = merged_histogram(rows, target_bins)
+        values = np.where(counts > 0, counts, np.nan) if scale == "log" else counts
+        curve = np.concatenate([edges, counts])
+        repeat = any(c.shape == curve.shape and np.allclose(c, curve) for c in drawn)
+        ax.stairs(values, edges * dt_ms, color=colors[condition], linewidth=1.5, baseline=None,
+                  linestyle=(0, (3, 3)) if repeat else "-")
+        drawn.append(curve)
     ax.set_yscale(scale)
-    ax.set(xlabel="Delay (ms)", ylabel=f"Connections per network\n(mean over seeds; {scale} scale)")
+    ax.set_ylabel(f"Connections per network\n(mean over seeds; {scale})")
 
 
 def _pruned_metric(ax: Axes, graph: pd.DataFrame, column: str, labels: Mapping[str, str],
                    colors: Mapping[str, str]) -> None:
     """Mean ± sd over seeds of the trained networks' pruned graph; dashed: their initial networks (undefined
-    points, e.g. the empty graph of all-zero initial delays, are left out)."""
+    points, e.g. the empty graph of all-zero initial delays, are left out; an initial curve identical to one
+    already drawn, from conditions that share their initial networks, is dashed in the gaps of the first)."""
+    drawn: list[pd.DataFrame] = []
     for condition in labels:
         for network in ("trained", INITIAL):
             rows = graph[(graph["condition"] == condition) & (graph["network"] == network)].dropna(subset=[column])
@@ -110,8 +118,12 @@ def _pruned_metric(ax: Axes, graph: pd.DataFrame, column: str, labels: Mapping[s
                 band(ax, 100 * stats["fraction_removed"], stats["mean"], stats["sd"], color=colors[condition],
                      marker="o")
             else:
-                ax.plot(100 * stats["fraction_removed"], stats["mean"], color=colors[condition], linestyle="--",
-                        linewidth=1.0, marker="x", markersize=3.5)
+                curve = stats[["fraction_removed", "mean"]].to_numpy(float)
+                repeat = any(c.shape == curve.shape and np.allclose(c, curve) for c in drawn)
+                drawn.append(curve)
+                ax.plot(100 * stats["fraction_removed"], stats["mean"], color=colors[condition],
+                        linestyle=(3, (3, 3)) if repeat else (0, (3, 3)), linewidth=1.0, marker="x",
+                        markersize=3.5)
     ax.set_xlabel("Longest delays removed (%)")
 
 
@@ -121,8 +133,8 @@ def _key(fig: Figure, labels: Mapping[str, str], colors: Mapping[str, str], seed
     handles += [Line2D([], [], color="0.3", marker="o", markersize=3.5, label="trained: mean over seeds"),
                 Patch(facecolor="0.3", alpha=BAND_ALPHA, label="± 1 sd over seeds"),
                 Line2D([], [], color="0.3", linestyle="--", marker="x", markersize=3.5, linewidth=1.0,
-                       label="control (mean): A2 random removal, B–D initial network\n"
-                             "(equal seeds start spatial conditions from one network)")]
+                       label="control (mean): A2 random removal, C, D initial networks\n"
+                             "(coinciding lines: spatial conditions start from one network per seed)")]
     fig.legend(handles=handles, loc="outside lower center", ncols=3)
 
 
@@ -150,28 +162,35 @@ def figure3(pruning: pd.DataFrame, delay_histogram: pd.DataFrame, pruned_graph: 
     graph = select(pruned_graph, "pruned_graph.csv", hidden=hidden)
     seeds = pruning.groupby("condition")["seed"].nunique().to_dict()
 
-    fig = new_figure(9.5, 8.2)
-    grid = fig.add_gridspec(2, 2)
+    fig = new_figure(9.5, 8.6)
+    grid = fig.add_gridspec(2, 2, height_ratios=[1.15, 1])
     pair = grid[0, 0].subgridspec(1, 2)
     ax_a = fig.add_subplot(pair[0])
     ax_a2 = fig.add_subplot(pair[1], sharey=ax_a)
-    ax_b, ax_c, ax_d = (fig.add_subplot(grid[i]) for i in ((0, 1), (1, 0), (1, 1)))
+    histograms = grid[0, 1].subgridspec(2, 1, height_ratios=[1.5, 1])
+    ax_b = fig.add_subplot(histograms[0])
+    ax_b2 = fig.add_subplot(histograms[1], sharex=ax_b)
+    ax_c, ax_d = (fig.add_subplot(grid[i]) for i in ((1, 0), (1, 1)))
     _pruning(ax_a, pruning, "magnitude", labels, colors)
     ax_a.set(xlabel=KINDS["magnitude"][1], ylabel="Test accuracy (%)")
     _pruning(ax_a2, pruning, "length", labels, colors)
     _pruning(ax_a2, pruning, "random", labels, colors, linestyle="--", bands=False)
     ax_a2.set_xlabel(KINDS["length"][1])
     ax_a2.tick_params(labelleft=False)
-    _delay_histogram(ax_b, histogram, labels, colors, dt_ms, histogram_scale, histogram_bins)
+    _delay_histogram(ax_b, histogram, "trained", labels, colors, dt_ms, histogram_scale, histogram_bins)
+    ax_b.tick_params(labelbottom=False)
+    _delay_histogram(ax_b2, histogram, INITIAL, labels, colors, dt_ms, histogram_scale, histogram_bins)
+    ax_b2.set_xlabel("Delay (ms)")
     _pruned_metric(ax_c, graph, "modularity", labels, colors)
     ax_c.set_ylabel(f"Modularity Q\n({GRAPH})")
     _pruned_metric(ax_d, graph, "small_worldness", labels, colors)
     ax_d.set_ylabel(f"Small-worldness σ\n({GRAPH})")
     self_text = "with" if self_connections == "keep" else "without"
     titles = (("A1", KINDS["magnitude"][0]), ("A2", KINDS["length"][0]),
-              ("B", f"Delays after training ({self_text} self-connections)"),
+              ("B1", f"Delays after training ({self_text} self-connections)"),
+              ("B2", "Delays of the initial networks (epoch 0)"),
               ("C", "Modularity vs delay pruning"), ("D", "Small-worldness vs delay pruning"))
-    for ax, (letter, title) in zip((ax_a, ax_a2, ax_b, ax_c, ax_d), titles):
+    for ax, (letter, title) in zip((ax_a, ax_a2, ax_b, ax_b2, ax_c, ax_d), titles):
         panel_title(ax, letter, title)
         if not ax.lines and not ax.patches:
             no_data(ax, "no data for\nthese conditions")

@@ -36,7 +36,8 @@ def figure4(accuracy: pd.DataFrame, *, labels: Mapping[str, str],
     """Test accuracy (mean ± sd over seeds) vs trainable parameters of the recurrent layer (log axis) for the
     conditions of `labels`. Marker shape and the label above each group give the hidden size; a hollow marker is a
     single seed (no error bar); the seed count of every point is written beside it unless all are equal, when the
-    title gives it once."""
+    title gives it once (and says that no error bars are drawn when every point is one seed). One legend, in one
+    column: architectures, then hidden sizes."""
     colors = check_labels(labels, colors)
     require_columns(accuracy, "accuracy.csv", ("condition", "hidden", "seed", "test_accuracy",
                                                "trainable_params"))
@@ -56,8 +57,7 @@ def figure4(accuracy: pd.DataFrame, *, labels: Mapping[str, str],
         if rows.empty:
             continue
         colour = colors[condition]
-        ax.errorbar(rows["params"], rows["mean"], yerr=rows["sd"], color=colour, capsize=2.5, linewidth=1.3,
-                    label=labels[condition])
+        ax.errorbar(rows["params"], rows["mean"], yerr=rows["sd"], color=colour, capsize=2.5, linewidth=1.3)
         for _, row in rows.iterrows():
             single = row["n"] == 1
             ax.plot(row["params"], row["mean"], marker=markers[row["hidden"]], linestyle="none", markersize=6,
@@ -68,7 +68,7 @@ def figure4(accuracy: pd.DataFrame, *, labels: Mapping[str, str],
                             textcoords="offset points", fontsize=FONT_SIZE - 3, color=colour)
     for size in sizes:  # one size label above each group of points, instead of one label per point
         group = stats[stats["hidden"] == size]
-        ax.annotate(f"N = {size}", (np.exp(np.log(group["params"]).mean()), (group["mean"] + group["sd"]).max()),
+        ax.annotate(f"{size} neurons", (np.exp(np.log(group["params"]).mean()), (group["mean"] + group["sd"]).max()),
                     xytext=(0, 8), textcoords="offset points", ha="center", fontsize=FONT_SIZE - 1)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(_count_label))
@@ -76,11 +76,21 @@ def figure4(accuracy: pd.DataFrame, *, labels: Mapping[str, str],
     ax.margins(x=0.08, y=0.12)
     ax.set(xlabel="Trainable parameters of the recurrent layer\n(weights + delays or positions; log scale)",
            ylabel="Test accuracy (%)")
-    seeds = f"n = {int(stats['n'].iloc[0])} seed(s) per point" if uniform_n else "n = seeds per point"
-    ax.set_title(f"Architecture comparison\nmean ± 1 sd over seeds; {seeds}", loc="left", fontsize=FONT_SIZE)
-    shapes = [Line2D([], [], marker=markers[s], color="0.3", linestyle="none", label=str(s)) for s in sizes]
-    shapes.append(Line2D([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none",
-                         label="hollow: one seed,\nno error bar"))
-    fig.legend(title="Architecture", loc="outside right upper", alignment="left")
-    fig.legend(handles=shapes, title="Hidden neurons", loc="outside right lower", alignment="left")
+    single_seed = bool((stats["n"] == 1).all())
+    if single_seed:
+        spread = "one seed per point: no error bars"
+    elif uniform_n:
+        spread = f"mean ± 1 sd over {int(stats['n'].iloc[0])} seeds per point"
+    else:
+        spread = "mean ± 1 sd over seeds (seed count beside each point; hollow: one seed, no error bar)"
+    ax.set_title(f"Architecture comparison\n{spread}", loc="left", fontsize=FONT_SIZE)
+    handles = [Line2D([], [], color=colors[c], linewidth=1.8, label=labels[c]) for c in labels
+               if c in set(stats["condition"])]
+    handles.append(Line2D([], [], linestyle="none", label="\nHidden neurons"))  # a header within the legend
+    handles += [Line2D([], [], marker=markers[s], color="0.3", markerfacecolor="white" if single_seed else "0.3",
+                       linestyle="none", label=f"{s} neurons") for s in sizes]
+    if not single_seed and (stats["n"] == 1).any():
+        handles.append(Line2D([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none",
+                              label="hollow: one seed,\nno error bar"))
+    fig.legend(handles=handles, title="Architecture", loc="outside right upper", alignment="left")
     return fig

@@ -1,5 +1,6 @@
-"""Table 1: test accuracy per condition and hidden size, mean ± sd over seeds with a 95 % bootstrap interval of
-the mean and the seed count, from accuracy.csv."""
+"""Table 1: test accuracy per condition and hidden size, mean ± sd over seeds with a 95 % t-interval of the mean
+(from 3 seeds on) and the seed count, from accuracy.csv; rows grouped into the main comparison and Fig. 4's grid,
+whose conditions are trained with different settings."""
 
 from __future__ import annotations
 
@@ -11,27 +12,36 @@ import pandas as pd
 
 from ..errors import DataError
 from ..io_utils import atomic_path
-from ..analysis.statistics import bootstrap_interval
+from ..analysis.statistics import t_interval
 from .aggregate import mean_sd, require_columns, write_csv
 
-COLUMNS = ["condition", "label", "hidden", "n_seeds", "trainable_params", "test_accuracy_mean_pct",
+COLUMNS = ["group", "condition", "label", "hidden", "n_seeds", "trainable_params", "test_accuracy_mean_pct",
            "test_accuracy_sd_pct", "test_accuracy_ci_low_pct", "test_accuracy_ci_high_pct"]
-CI_RESAMPLES = 2000
+# Below this many seeds no interval is given: a t-interval of 2 runs is mean ± 12.7 sd/√2 (it says only that 2
+# runs pin down little), and a percentile bootstrap of 2 runs merely spans them (narrower than ± 1 sd).
+MIN_SEEDS_FOR_INTERVAL = 3
+MAIN, ARCHITECTURE = "main", "architecture"
+GROUP_TITLES = {
+    MAIN: "Main comparison (Figs. 1-3): the main study's settings",
+    ARCHITECTURE: "Architectures and sizes (Fig. 4): each with its own per-architecture and per-size settings",
+}
 
 
 def _interval(percent: pd.Series) -> pd.Series:
-    """95 % percentile bootstrap interval of the mean over seeds (NaN for one seed: no spread to resample)."""
+    """95 % t-interval of the mean over seeds; NaN below MIN_SEEDS_FOR_INTERVAL seeds."""
     values = percent.dropna().to_numpy(float)
-    if values.size < 2:
+    if values.size < MIN_SEEDS_FOR_INTERVAL:
         return pd.Series({"ci_low": float("nan"), "ci_high": float("nan")})
-    low, high = bootstrap_interval(values, resamples=CI_RESAMPLES, seed=0)
-    return pd.Series({"ci_low": float(low), "ci_high": float(high)})
+    low, high = t_interval(values)
+    return pd.Series({"ci_low": low, "ci_high": high})
 
 
-def table1(accuracy: pd.DataFrame, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """One row per (condition, hidden): seeds counted, accuracy in % with the sample sd (ddof 1) and the 95 %
-    bootstrap interval of the mean (both NaN for one seed). `labels` chooses and orders the conditions; without it
-    every condition appears, sorted by name."""
+def table1(accuracy: pd.DataFrame, labels: Mapping[str, str] | None = None,
+           main: Mapping[str, object] | None = None) -> pd.DataFrame:
+    """One row per (condition, hidden): seeds counted, accuracy in % with the sample sd (ddof 1, NaN for one seed)
+    and the 95 % t-interval of the mean (NaN below MIN_SEEDS_FOR_INTERVAL seeds). `labels` chooses and orders the
+    conditions; without it every condition appears, sorted by name. `main` ({"conditions": [...], "hidden": N}, the
+    main grid) puts its rows first in group "main" and the others in "architecture"; without it `group` is empty."""
     require_columns(accuracy, "accuracy.csv", ("condition", "hidden", "seed", "test_accuracy",
                                                "trainable_params"))
     labels = dict(labels) if labels else {c: c for c in sorted(accuracy["condition"].unique())}
@@ -50,8 +60,15 @@ def table1(accuracy: pd.DataFrame, labels: Mapping[str, str] | None = None) -> p
         columns={"n": "n_seeds", "mean": "test_accuracy_mean_pct", "sd": "test_accuracy_sd_pct",
                  "ci_low": "test_accuracy_ci_low_pct", "ci_high": "test_accuracy_ci_high_pct"})
     table["label"] = table["condition"].map(labels)
+    if main is None:
+        table["group"] = ""
+    else:
+        in_main = table["condition"].isin(list(main["conditions"])) & (table["hidden"] == int(main["hidden"]))
+        table["group"] = in_main.map({True: MAIN, False: ARCHITECTURE})
     order = {condition: i for i, condition in enumerate(labels)}
-    table = table.sort_values(["condition", "hidden"], key=lambda c: c.map(order) if c.name == "condition" else c)
+    group_order = {"": 0, MAIN: 0, ARCHITECTURE: 1}
+    table = table.sort_values(["group", "condition", "hidden"], key=lambda c: (
+        c.map(group_order) if c.name == "group" else c.map(order) if c.name == "condition" else c))
     return table[COLUMNS].reset_index(drop=True)
 
 
@@ -64,18 +81,27 @@ def _interval_text(low: float, high: float) -> str:
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table, written by hand so no optional dependency (tabulate) is needed."""
+    """A GitHub-flavoured Markdown table, written by hand so no optional dependency (tabulate) is needed; a bold
+    row opens each group."""
     header = ["Condition", "Hidden neurons", "Trainable parameters (recurrent layer)", "Test accuracy (%)",
               "95 % CI of the mean", "Seeds (n)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---", "---:", "---:", "---:", "---:", "---:"]) + "|"]
+    group = None
     for row in table.itertuples(index=False):
+        if row.group and row.group != group:
+            lines.append(f"| **{GROUP_TITLES.get(row.group, row.group)}** |" + " |" * (len(header) - 1))
+        group = row.group
         cells = [str(row.label).replace("|", r"\|"), str(row.hidden), f"{int(row.trainable_params):,}",
                  _accuracy_text(row.test_accuracy_mean_pct, row.test_accuracy_sd_pct),
                  _interval_text(row.test_accuracy_ci_low_pct, row.test_accuracy_ci_high_pct), str(row.n_seeds)]
         lines.append("| " + " | ".join(cells) + " |")
-    note = ("\nMean ± sample standard deviation over seeds; 95 % percentile bootstrap interval of the mean over "
-            "seeds (— for a single seed); trainable parameters of the recurrent layer (weights + delays or "
-            "positions).")
+    note = (f"\nMean ± sample standard deviation over seeds. 95 % CI: Student-t interval of the mean over seeds "
+            f"(mean ± t(n-1) · sd/√n), given from {MIN_SEEDS_FOR_INTERVAL} seeds on (— below: 2 seeds cannot "
+            f"bound a mean usefully). Trainable parameters of the recurrent layer (weights + delays or positions).")
+    if set(table["group"]) >= {MAIN, ARCHITECTURE}:
+        note += (" A condition can appear in both groups under different names: Fig. 4 trains its architectures "
+                 "with their own settings (per-architecture and per-size learning rates and regularisers; "
+                 "config.yaml, `conditions`), so e.g. synaptic delays at the main size are two different runs.")
     return "\n".join(lines) + "\n" + note + "\n"
 
 
