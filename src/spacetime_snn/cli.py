@@ -17,7 +17,7 @@ _COMMAND_MODULES = {
     "spacetime_snn.data.commands": ("data",),
     "spacetime_snn.training.commands": ("train", "prune"),
     "spacetime_snn.analysis.commands": ("metrics", "inputmaps", "networkdata"),
-    "spacetime_snn.figures.commands": ("aggregate", "figure", "table"),
+    "spacetime_snn.figures.commands": ("aggregate", "figure", "table", "claims", "results-page", "publish-results"),
 }
 
 

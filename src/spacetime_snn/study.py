@@ -663,6 +663,9 @@ def finished_message(config: Mapping[str, Any], configfiles: Iterable[str | Path
     claims = claims_paths(config)["md"]
     if (workdir / claims).exists():
         lines.append(f"  claims:   {claims} (and claims.csv): which claims of the paper these runs support")
+    page = f"{results}/results.md"
+    if (workdir / page).exists():
+        lines.append(f"  results page: {page} (Table 1, every claim's verdict, the figures, time, commit, machine)")
     lines.append(f"  the data they are drawn from: {results}/aggregated/*.csv; each run: {results}/runs/; "
                  f"job logs: {results}/logs/")
     command = shlex.join(["snakemake", "--report", f"{results}/report.html",

@@ -52,7 +52,7 @@ def test_a_finished_run_says_where_its_results_are(tmp_path):
     config = load_config("configs/demo.yaml")
     partial = study.finished_message(config, [REPO / "configs" / "demo.yaml"], workdir=tmp_path, repo=REPO)
     assert partial.splitlines()[0] == "Study 'demo': results in results/demo/"
-    assert "figures:" not in partial and "Table 1:" not in partial
+    assert "figures:" not in partial and "Table 1:" not in partial and "results page" not in partial
     assert "HTML report: once every figure and Table 1 exist, `snakemake --report results/demo/report.html " \
            "--configfile=configs/demo.yaml`" in partial
     for target in study.final_targets(config):
@@ -62,6 +62,7 @@ def test_a_finished_run_says_where_its_results_are(tmp_path):
     assert "  figures:  results/demo/figures/fig1.pdf, results/demo/figures/fig2.pdf, results/demo/figures/fig3.pdf, " \
            "results/demo/figures/fig4.pdf (a PNG beside each)" in done
     assert "  Table 1:  results/demo/tables/table1.md (and table1.csv)" in done
+    assert "  results page: results/demo/results.md" in done
     assert "  HTML report with the captions: `snakemake --report results/demo/report.html " \
            "--configfile=configs/demo.yaml` writes results/demo/report.html" in done
 
