@@ -1,0 +1,343 @@
+"""EventProp's layer (`eventprop`) as compiled, event-driven CPU loops: the same forward model, the same gradients,
+at a cost that follows the spikes rather than the synapses times the steps, whatever the delays.
+
+`compiled_event_recurrence` is a drop-in for `eventprop.event_recurrence` (same arguments, results and gradients
+to float rounding). Why it is faster: the torch layer multiplies every step's whole activity vector by the lead
+matrices side by side (one weight matrix per delay in use), although ~98 % of its entries are zero at 20 Hz. Here,
+per sample:
+
+Forward, per step: every neuron's membrane update (the operations of `eventprop._simulate`, in its order), then
+for each neuron whose activity a(t) is nonzero (a spike at t or t - 1) row i of its tap weights is added into a
+ring buffer of arrivals at step t + lead_ij (and t + lead_ij + 1 with the fraction f_ij, linear delays). The ring
+holds the next max lead + 2 steps, so the cost of a delivery is N whatever its delays. The input drive is summed
+from the step's input events (the sparse input as CSR) in the loop, so no (B, T, N) drive exists. Per spike the
+step, neuron, e, V - U(t-1) and D are recorded (the three numbers the adjoint's jump needs).
+
+Backward, per step in reverse: J(t) = alpha J(t+1) + W(t), W(t-1) = beta W(t) for every neuron (J kept in a ring
+of max lead + 3 steps); at each spike (t, i) the jump of `eventprop._jumps`, which reads A = dL/da only through
+Delta = A(t, i) - A(t+1, i). So A is computed only there: A(t, i) = kernel(t) dL/dz_i + sum_j [w1_ij J_j(t + L_ij)
++ w2_ij J_j(t + L_ij + 1)] and A(t+1, i) likewise (A(T) = 0), with w1 = (1 - f) w, w2 = f w on the UNSCALED
+weights (the torch backward's transmission is built on w, its forward's on g w). The same three adjoint values
+J_j(t + L), J_j(t + L + 1), J_j(t + L + 2) per synapse give the spike's share of the lagged correlations: its
+activity is e at t and 1 - e at t + 1, so first_ij += e J_j(t+L) + (1-e) J_j(t+L+1) and second_ij += e J_j(t+L+1)
++ (1-e) J_j(t+L+2), and dL/dw = first + f (second - first), dL/dd = w (second - first) [0 <= d <= max_delay], as in
+`delays.DelayedTransmission.gradients`. dL/dw_in[c] += v J(t) at every input event (c, t, v) once J(t) is final.
+
+Batch elements are independent: both loops run `numba.prange` over blocks of samples, one block per thread
+(torch.get_num_threads() at call time), each block with its own scratch and gradient accumulators (float64),
+summed afterwards. Compiled with `cache=True`: the first call of a fresh install compiles (seconds; see
+benchmarks/eventprop_backend.py), later processes load the cached machine code.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import torch
+from numba import prange
+
+from .delays import split_delays
+from .eventprop import regulariser_gain
+from .recurrence import LIFParameters
+
+_capacity_hint = {"per_step_and_neuron": 1.0 / 32.0}  # spike records reserved per sample, grown when exceeded
+
+
+def _ring_size(longest: int) -> int:
+    """Power of two >= longest + 1 (index with a mask)."""
+    size = 1
+    while size < longest + 1:
+        size *= 2
+    return size
+
+
+@numba.njit(parallel=True, cache=True)
+def _forward_kernel(crow, col, val, gw_in, lead, gw1, gw2, linear, kernel, alpha, beta, threshold, tiny, one,
+                    blocks, record, capacity, spikes, readout, counts, rec_t, rec_n, rec_e, rec_rise, rec_drive):
+    batch, steps, neurons = spikes.shape
+    zero = one - one  # constants of the working dtype: float32 stays float32 throughout
+    ring_size = 1
+    longest = 0
+    for i in range(neurons):
+        for j in range(neurons):
+            if lead[i, j] > longest:
+                longest = lead[i, j]
+    while ring_size < longest + 2:
+        ring_size *= 2
+    mask = ring_size - 1
+    for block in prange(blocks):
+        ring = np.zeros((ring_size, neurons), dtype=gw1.dtype)  # arrivals (in drive units) at steps t .. t + mask
+        current = np.zeros(neurons, dtype=gw1.dtype)  # D(t - 1)
+        reset = np.zeros(neurons, dtype=gw1.dtype)  # U(t - 1)
+        not_late = np.zeros(neurons, dtype=gw1.dtype)  # e - s of the previous step
+        drive_in = np.zeros(neurons, dtype=gw1.dtype)
+        active = np.zeros(neurons, dtype=np.int64)
+        amount = np.zeros(neurons, dtype=gw1.dtype)
+        for b in range(block, batch, blocks):
+            ring[:, :] = 0.0
+            current[:] = 0.0
+            reset[:] = 0.0
+            not_late[:] = 0.0
+            count = 0
+            for t in range(steps):
+                drive_in[:] = 0.0
+                row = b * steps + t
+                for k in range(crow[row], crow[row + 1]):
+                    c = col[k]
+                    v = val[k]
+                    for n in range(neurons):
+                        drive_in[n] += v * gw_in[c, n]
+                slot = t & mask
+                weight_t = kernel[t]
+                n_active = 0
+                for n in range(neurons):
+                    d = alpha * current[n] + ring[slot, n]
+                    ring[slot, n] = 0.0
+                    d = d + drive_in[n]
+                    current[n] = d
+                    u = reset[n]
+                    voltage = d + beta * u
+                    fired = voltage >= threshold
+                    rise = voltage - u
+                    if rise < tiny:
+                        rise = tiny
+                    e = (voltage - threshold) / rise
+                    if e < zero:
+                        e = zero
+                    elif e > one:
+                        e = one
+                    if fired:
+                        reset[n] = voltage - (voltage - e * d)
+                        spikes[b, t, n] = 1.0
+                        if record:
+                            if count < capacity:
+                                rec_t[b, count] = t
+                                rec_n[b, count] = n
+                                rec_e[b, count] = e
+                                rec_rise[b, count] = rise
+                                rec_drive[b, count] = d
+                        count += 1
+                        a = e - not_late[n]
+                        not_late[n] = e - one
+                    else:
+                        reset[n] = voltage
+                        spikes[b, t, n] = 0.0
+                        a = e - not_late[n]
+                        not_late[n] = e
+                    if a != zero:
+                        readout[b, n] += weight_t * a
+                        active[n_active] = n
+                        amount[n_active] = a
+                        n_active += 1
+                for k in range(n_active):  # deliver the nonzero activity: one row of tap weights each
+                    i = active[k]
+                    a = amount[k]
+                    for j in range(neurons):
+                        arrival = t + lead[i, j]
+                        ring[arrival & mask, j] += a * gw1[i, j]
+                        if linear:
+                            ring[(arrival + 1) & mask, j] += a * gw2[i, j]
+            counts[b] = count
+
+
+@numba.njit(parallel=True, cache=True)
+def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, crow, col, val, lead, w1, w2, linear,
+                     kernel, grad_readout, alpha, beta, gain, steps, blocks, ring_size,
+                     grad_w_in, first, second):
+    batch = grad_readout.shape[0]
+    neurons = w1.shape[0]
+    mask = ring_size - 1
+    for block in prange(blocks):
+        ring = np.zeros((ring_size, neurons), dtype=w1.dtype)  # J(t) .. J(t + mask)
+        state = np.zeros(neurons, dtype=w1.dtype)  # W(t) = g dL/dU(t)
+        jump_w = np.zeros(neurons, dtype=w1.dtype)
+        jumped = np.zeros(neurons, dtype=np.int64)
+        gw_in = grad_w_in[block]
+        gfirst = first[block]
+        gsecond = second[block]
+        for b in range(block, batch, blocks):
+            ring[:, :] = 0.0
+            state[:] = 0.0
+            k = offsets[b + 1] - 1  # the sample's spikes, in time order: walk them backwards
+            begin = offsets[b]
+            for t in range(steps - 1, -1, -1):
+                slot = t & mask
+                following = (t + 1) & mask
+                for n in range(neurons):
+                    ring[slot, n] = state[n] + alpha * ring[following, n]  # J(t) = alpha J(t+1) + W(t)
+                n_jumped = 0
+                while k >= begin and rec_t[k] == t:
+                    i = rec_n[k]
+                    e = rec_e[k]
+                    late = 1.0 - e
+                    now = 0.0  # sum_j of the taps at t and at t + 1
+                    later = 0.0
+                    for j in range(neurons):
+                        arrival = t + lead[i, j]
+                        j0 = ring[arrival & mask, j]
+                        j1 = ring[(arrival + 1) & mask, j]
+                        j2 = ring[(arrival + 2) & mask, j]
+                        if linear:
+                            now += w1[i, j] * j0 + w2[i, j] * j1
+                            later += w1[i, j] * j1 + w2[i, j] * j2
+                        else:
+                            now += w1[i, j] * j0
+                            later += w1[i, j] * j1
+                        gfirst[i, j] += e * j0 + late * j1
+                        gsecond[i, j] += e * j1 + late * j2
+                    a_now = kernel[t] * grad_readout[b, i] + now
+                    a_later = kernel[t + 1] * grad_readout[b, i] + later if t + 1 < steps else 0.0
+                    delta = a_now - a_later
+                    rise = rec_rise[k]
+                    drive = rec_drive[k]
+                    if e > 0.0 and e < 1.0:
+                        c1 = (1.0 - e) / rise
+                        back = beta * c1 + e / rise
+                    else:
+                        c1 = 0.0
+                        back = 0.0
+                    w_t = state[i]
+                    r = rho[k]
+                    ring[slot, i] += gain * r + (gain * c1) * delta + (c1 * drive + e - 1.0) * w_t
+                    jump_w[n_jumped] = (gain * beta) * r + (gain * back) * delta + (back * drive - beta) * w_t
+                    jumped[n_jumped] = i
+                    n_jumped += 1
+                    k -= 1
+                for n in range(neurons):
+                    state[n] = beta * state[n]
+                for m in range(n_jumped):
+                    state[jumped[m]] += jump_w[m]
+                row = b * steps + t
+                for q in range(crow[row], crow[row + 1]):  # input events against the final J(t)
+                    c = col[q]
+                    v = val[q]
+                    for n in range(neurons):
+                        gw_in[c, n] += v * ring[slot, n]
+
+
+def _threads(batch: int) -> int:
+    """Blocks of samples = threads: torch's setting at call time, at most numba's pool and the batch."""
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, batch))
+    numba.set_num_threads(threads)
+    return threads
+
+
+def _csr(inputs: torch.Tensor, rows: int, dtype: torch.dtype):
+    """Row pointers, channels and values of the coalesced sparse (B T, C) input, as numpy arrays."""
+    indices = inputs.indices()
+    counts = torch.bincount(indices[0], minlength=rows)
+    crow = torch.zeros(rows + 1, dtype=torch.int64)
+    torch.cumsum(counts, 0, out=crow[1:])
+    return crow.numpy(), indices[1].contiguous().numpy(), inputs.values().to(dtype).contiguous().numpy()
+
+
+def _taps(weight: torch.Tensor, delays: torch.Tensor | None, params: LIFParameters):
+    """Leads (long), first and second tap weights and whether the second tap is used, as `delays` builds them."""
+    if delays is None:
+        return torch.ones(weight.shape, dtype=torch.long), weight, torch.zeros_like(weight), False
+    whole, fraction = split_delays(delays, params.max_delay, params.interpolate)
+    linear = bool(params.interpolate and bool((fraction > 0).any()))
+    return whole + 1, weight * (1.0 - fraction), weight * fraction, linear
+
+
+def _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params: LIFParameters, record: bool):
+    """Spikes (B, T, N), readout drive (B, N) and, if `record`, the spikes' (offsets per sample, t, n, e, rise, D)."""
+    dtype = weight.dtype
+    neurons = weight.shape[0]
+    gain = params.gain
+    lead, gw1, gw2, linear = _taps(gain * weight, delays, params)
+    crow, col, val = _csr(inputs, batch * steps, dtype)
+    gw_in = (gain * w_in).contiguous().numpy()
+    spikes = torch.empty(batch, steps, neurons, dtype=dtype)
+    readout = torch.zeros(batch, neurons, dtype=dtype)
+    counts = np.zeros(batch, dtype=np.int64)
+    capacity = max(16, int(steps * neurons * _capacity_hint["per_step_and_neuron"])) if record else 0
+    np_dtype = spikes.numpy().dtype
+    scalar = np_dtype.type  # the constants in the working dtype, as torch's float32 ops use them
+    constants = (scalar(params.alpha), scalar(params.beta), scalar(params.threshold), scalar(torch.finfo(dtype).tiny),
+                 scalar(1.0))
+    blocks = _threads(batch)
+    arrays = (crow, col, val, gw_in, lead.contiguous().numpy(), gw1.contiguous().numpy(), gw2.contiguous().numpy(),
+              linear, kernel.to(dtype).contiguous().numpy(), *constants, blocks, record)
+    while True:
+        rec = (np.empty((batch, capacity), np.int32), np.empty((batch, capacity), np.int32),
+               *(np.empty((batch, capacity), np_dtype) for _ in range(3)))
+        _forward_kernel(*arrays, capacity, spikes.numpy(), readout.numpy(), counts, *rec)
+        most = int(counts.max()) if batch else 0
+        if not record or most <= capacity:
+            break
+        _capacity_hint["per_step_and_neuron"] = 1.5 * most / (steps * neurons)  # rerun (same result) with room
+        capacity = int(1.5 * most)
+        readout.zero_()
+    if not record:
+        return spikes, readout, None
+    counts_t = torch.from_numpy(counts)
+    keep = torch.arange(capacity).unsqueeze(0) < counts_t.unsqueeze(1)
+    offsets = torch.zeros(batch + 1, dtype=torch.int64)
+    torch.cumsum(counts_t, 0, out=offsets[1:])
+    records = tuple(torch.from_numpy(part)[keep] for part in rec)
+    return spikes, readout, (offsets, *records)
+
+
+class CompiledEventPropRecurrence(torch.autograd.Function):
+    """`eventprop.EventPropRecurrence` with compiled event-driven loops (module docstring)."""
+
+    @staticmethod
+    def forward(ctx, inputs, batch: int, steps: int, w_in, weight, delays, kernel, params: LIFParameters):
+        spikes, readout, (offsets, step, neuron, e, rise, drive) = _simulate(
+            inputs, batch, steps, w_in.detach(), weight.detach(), None if delays is None else delays.detach(),
+            kernel, params, record=True)
+        ctx.save_for_backward(inputs, w_in, weight, delays, kernel, offsets, step, neuron, e, rise, drive)
+        ctx.params, ctx.shape = params, (batch, steps)
+        ctx.set_materialize_grads(False)
+        return spikes, readout
+
+    @staticmethod
+    def backward(ctx, grad_spikes, grad_readout):
+        inputs, w_in, weight, delays, kernel, offsets, step, neuron, e, rise, drive = ctx.saved_tensors
+        params = ctx.params
+        batch, steps = ctx.shape
+        neurons = weight.shape[0]
+        dtype = weight.dtype
+        weight, w_in = weight.detach(), w_in.detach()
+        delays = None if delays is None else delays.detach()
+        lead, w1, w2, linear = _taps(weight, delays, params)
+        sample = torch.repeat_interleave(torch.arange(batch), offsets.diff())
+        if grad_spikes is None:
+            rho = torch.zeros_like(e)
+        else:
+            rho = regulariser_gain(params) * grad_spikes[sample, step.long(), neuron.long()]
+        grad_readout = (torch.zeros(batch, neurons, dtype=dtype) if grad_readout is None
+                        else grad_readout.to(dtype).contiguous())
+        crow, col, val = _csr(inputs, batch * steps, dtype)
+        blocks = _threads(batch)
+        grad_w_in = torch.zeros(blocks, *w_in.shape, dtype=dtype)
+        first = torch.zeros(blocks, neurons, neurons, dtype=torch.float64)
+        second = torch.zeros(blocks, neurons, neurons, dtype=torch.float64)
+        _backward_kernel(offsets.numpy(), step.numpy(), neuron.numpy(), e.numpy(), rise.numpy(), drive.numpy(),
+                         rho.to(dtype).contiguous().numpy(), crow, col, val, lead.contiguous().numpy(), w1.contiguous().numpy(),
+                         w2.contiguous().numpy(), linear, kernel.to(dtype).contiguous().numpy(),
+                         grad_readout.numpy(), params.alpha, params.beta, params.gain, steps, blocks,
+                         _ring_size(int(lead.max()) + 2), grad_w_in.numpy(), first.numpy(), second.numpy())
+        grad_w_in = grad_w_in.sum(0)
+        first, second = first.sum(0).to(dtype), second.sum(0).to(dtype)
+        if delays is None:
+            return None, None, None, grad_w_in, first, None, None, None
+        _, fraction = split_delays(delays, params.max_delay, params.interpolate)
+        difference = second - first
+        in_range = (delays >= 0) & (delays <= params.max_delay)
+        return None, None, None, grad_w_in, first + fraction * difference, weight * difference * in_range, None, None
+
+
+def compiled_event_recurrence(inputs: torch.Tensor, batch: int, steps: int, w_in: torch.Tensor,
+                              weight: torch.Tensor, delays: torch.Tensor | None, kernel: torch.Tensor,
+                              params: LIFParameters):
+    """Hidden spikes (B, T, N) and readout drive z (B, N): `eventprop.event_recurrence` on compiled CPU loops.
+
+    `inputs`: sparse (B T, C) event counts (coalesced, row b T + t); `w_in` (C, N), `weight` (N, N) [pre, post],
+    `delays` (N, N) steps or None, `kernel` (T,). Differentiable in w_in, weight and delays; CPU tensors only.
+    """
+    if not torch.is_grad_enabled():
+        spikes, readout, _ = _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params, record=False)
+        return spikes, readout
+    return CompiledEventPropRecurrence.apply(inputs, batch, steps, w_in, weight, delays, kernel, params)
