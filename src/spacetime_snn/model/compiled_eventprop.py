@@ -43,30 +43,16 @@ from .recurrence import LIFParameters
 _capacity_hint = {"per_step_and_neuron": 1.0 / 32.0}  # spike records reserved per sample, grown when exceeded
 
 
-def _ring_size(longest: int) -> int:
-    """Power of two >= longest + 1 (index with a mask)."""
-    size = 1
-    while size < longest + 1:
-        size *= 2
-    return size
-
-
 @numba.njit(parallel=True, cache=True)
-def _forward_kernel(crow, col, val, gw_in, lead, gw1, gw2, linear, kernel, alpha, beta, threshold, tiny, one,
-                    blocks, record, capacity, spikes, readout, counts, rec_t, rec_n, rec_e, rec_rise, rec_drive):
+def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, kernel, alpha, beta, threshold, tiny,
+                    one, blocks, record, capacity, spikes, readout, counts, rec_t, rec_n, rec_e, rec_rise, rec_drive):
+    """`offset[i, j]` = lead_ij N + j: synapse ij's first tap lands at flat position t N + offset[i, j] of the
+    arrival buffer (rows = steps, plus the longest lead + 1 rows that receive what arrives after the window)."""
     batch, steps, neurons = spikes.shape
     zero = one - one  # constants of the working dtype: float32 stays float32 throughout
-    ring_size = 1
-    longest = 0
-    for i in range(neurons):
-        for j in range(neurons):
-            if lead[i, j] > longest:
-                longest = lead[i, j]
-    while ring_size < longest + 2:
-        ring_size *= 2
-    mask = ring_size - 1
+    rows = steps + longest + 2
     for block in prange(blocks):
-        ring = np.zeros((ring_size, neurons), dtype=gw1.dtype)  # arrivals (in drive units) at steps t .. t + mask
+        arrivals = np.zeros(rows * neurons, dtype=gw1.dtype)  # in drive units; row t is zeroed once it is read
         current = np.zeros(neurons, dtype=gw1.dtype)  # D(t - 1)
         reset = np.zeros(neurons, dtype=gw1.dtype)  # U(t - 1)
         not_late = np.zeros(neurons, dtype=gw1.dtype)  # e - s of the previous step
@@ -74,7 +60,6 @@ def _forward_kernel(crow, col, val, gw_in, lead, gw1, gw2, linear, kernel, alpha
         active = np.zeros(neurons, dtype=np.int64)
         amount = np.zeros(neurons, dtype=gw1.dtype)
         for b in range(block, batch, blocks):
-            ring[:, :] = 0.0
             current[:] = 0.0
             reset[:] = 0.0
             not_late[:] = 0.0
@@ -87,26 +72,23 @@ def _forward_kernel(crow, col, val, gw_in, lead, gw1, gw2, linear, kernel, alpha
                     v = val[k]
                     for n in range(neurons):
                         drive_in[n] += v * gw_in[c, n]
-                slot = t & mask
+                base = t * neurons
                 weight_t = kernel[t]
                 n_active = 0
                 for n in range(neurons):
-                    d = alpha * current[n] + ring[slot, n]
-                    ring[slot, n] = 0.0
+                    d = alpha * current[n] + arrivals[base + n]
+                    arrivals[base + n] = 0.0
                     d = d + drive_in[n]
                     current[n] = d
                     u = reset[n]
                     voltage = d + beta * u
-                    fired = voltage >= threshold
-                    rise = voltage - u
-                    if rise < tiny:
-                        rise = tiny
-                    e = (voltage - threshold) / rise
-                    if e < zero:
-                        e = zero
-                    elif e > one:
-                        e = one
-                    if fired:
+                    if voltage >= threshold:
+                        rise = voltage - u
+                        if rise < tiny:
+                            rise = tiny
+                        e = (voltage - threshold) / rise  # >= 0 here (rise > 0)
+                        if e > one:
+                            e = one
                         reset[n] = voltage - (voltage - e * d)
                         spikes[b, t, n] = 1.0
                         if record:
@@ -119,11 +101,11 @@ def _forward_kernel(crow, col, val, gw_in, lead, gw1, gw2, linear, kernel, alpha
                         count += 1
                         a = e - not_late[n]
                         not_late[n] = e - one
-                    else:
+                    else:  # e = 0: V < threshold and V - U(t-1) > 0
                         reset[n] = voltage
                         spikes[b, t, n] = 0.0
-                        a = e - not_late[n]
-                        not_late[n] = e
+                        a = -not_late[n]
+                        not_late[n] = zero
                     if a != zero:
                         readout[b, n] += weight_t * a
                         active[n_active] = n
@@ -132,23 +114,28 @@ def _forward_kernel(crow, col, val, gw_in, lead, gw1, gw2, linear, kernel, alpha
                 for k in range(n_active):  # deliver the nonzero activity: one row of tap weights each
                     i = active[k]
                     a = amount[k]
-                    for j in range(neurons):
-                        arrival = t + lead[i, j]
-                        ring[arrival & mask, j] += a * gw1[i, j]
-                        if linear:
-                            ring[(arrival + 1) & mask, j] += a * gw2[i, j]
+                    if linear:
+                        for j in range(neurons):
+                            position = base + offset[i, j]
+                            arrivals[position] += a * gw1[i, j]
+                            arrivals[position + neurons] += a * gw2[i, j]
+                    else:
+                        for j in range(neurons):
+                            arrivals[base + offset[i, j]] += a * gw1[i, j]
+            arrivals[steps * neurons:] = 0.0  # what arrived after the window
             counts[b] = count
 
 
-@numba.njit(parallel=True, cache=True)
-def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, crow, col, val, lead, w1, w2, linear,
-                     kernel, grad_readout, alpha, beta, gain, steps, blocks, ring_size,
-                     grad_w_in, first, second):
+@numba.njit(parallel=True, cache=True, fastmath={"reassoc", "nsz", "contract"})
+def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, crow, col, val, offset, longest, w1,
+                     w2, linear, kernel, grad_readout, alpha, beta, gain, steps, blocks, grad_w_in, first, second):
+    """J(t) is row t of a per-block buffer of steps + longest + 3 rows (the last ones stay zero: J after the
+    window); a spike of neuron i at t reads J_j at flat positions t N + offset[i, j] + (0, N, 2N)."""
     batch = grad_readout.shape[0]
     neurons = w1.shape[0]
-    mask = ring_size - 1
+    rows = steps + longest + 3
     for block in prange(blocks):
-        ring = np.zeros((ring_size, neurons), dtype=w1.dtype)  # J(t) .. J(t + mask)
+        adjoint = np.zeros(rows * neurons, dtype=w1.dtype)  # rows < steps are written before they are read
         state = np.zeros(neurons, dtype=w1.dtype)  # W(t) = g dL/dU(t)
         jump_w = np.zeros(neurons, dtype=w1.dtype)
         jumped = np.zeros(neurons, dtype=np.int64)
@@ -156,15 +143,13 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
         gfirst = first[block]
         gsecond = second[block]
         for b in range(block, batch, blocks):
-            ring[:, :] = 0.0
             state[:] = 0.0
             k = offsets[b + 1] - 1  # the sample's spikes, in time order: walk them backwards
             begin = offsets[b]
             for t in range(steps - 1, -1, -1):
-                slot = t & mask
-                following = (t + 1) & mask
+                base = t * neurons
                 for n in range(neurons):
-                    ring[slot, n] = state[n] + alpha * ring[following, n]  # J(t) = alpha J(t+1) + W(t)
+                    adjoint[base + n] = state[n] + alpha * adjoint[base + neurons + n]  # J = alpha J(t+1) + W
                 n_jumped = 0
                 while k >= begin and rec_t[k] == t:
                     i = rec_n[k]
@@ -173,10 +158,10 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
                     now = 0.0  # sum_j of the taps at t and at t + 1
                     later = 0.0
                     for j in range(neurons):
-                        arrival = t + lead[i, j]
-                        j0 = ring[arrival & mask, j]
-                        j1 = ring[(arrival + 1) & mask, j]
-                        j2 = ring[(arrival + 2) & mask, j]
+                        position = base + offset[i, j]
+                        j0 = adjoint[position]
+                        j1 = adjoint[position + neurons]
+                        j2 = adjoint[position + 2 * neurons]
                         if linear:
                             now += w1[i, j] * j0 + w2[i, j] * j1
                             later += w1[i, j] * j1 + w2[i, j] * j2
@@ -198,7 +183,7 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
                         back = 0.0
                     w_t = state[i]
                     r = rho[k]
-                    ring[slot, i] += gain * r + (gain * c1) * delta + (c1 * drive + e - 1.0) * w_t
+                    adjoint[base + i] += gain * r + (gain * c1) * delta + (c1 * drive + e - 1.0) * w_t
                     jump_w[n_jumped] = (gain * beta) * r + (gain * back) * delta + (back * drive - beta) * w_t
                     jumped[n_jumped] = i
                     n_jumped += 1
@@ -212,7 +197,7 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
                     c = col[q]
                     v = val[q]
                     for n in range(neurons):
-                        gw_in[c, n] += v * ring[slot, n]
+                        gw_in[c, n] += v * adjoint[base + n]
 
 
 def _threads(batch: int) -> int:
@@ -232,12 +217,18 @@ def _csr(inputs: torch.Tensor, rows: int, dtype: torch.dtype):
 
 
 def _taps(weight: torch.Tensor, delays: torch.Tensor | None, params: LIFParameters):
-    """Leads (long), first and second tap weights and whether the second tap is used, as `delays` builds them."""
+    """Flat offsets lead_ij N + j, the longest lead, the first and second tap weights (as `delays` builds them)
+    and whether the second tap is used, as numpy arrays and Python values for the kernels."""
+    neurons = weight.shape[1]
     if delays is None:
-        return torch.ones(weight.shape, dtype=torch.long), weight, torch.zeros_like(weight), False
-    whole, fraction = split_delays(delays, params.max_delay, params.interpolate)
-    linear = bool(params.interpolate and bool((fraction > 0).any()))
-    return whole + 1, weight * (1.0 - fraction), weight * fraction, linear
+        lead, first, second, linear = torch.ones(weight.shape, dtype=torch.long), weight, torch.zeros_like(weight), False
+    else:
+        whole, fraction = split_delays(delays, params.max_delay, params.interpolate)
+        linear = bool(params.interpolate and bool((fraction > 0).any()))
+        lead, first, second = whole + 1, weight * (1.0 - fraction), weight * fraction
+    offset = lead * neurons + torch.arange(neurons)
+    return (offset.contiguous().numpy(), int(lead.max()), first.contiguous().numpy(), second.contiguous().numpy(),
+            linear)
 
 
 def _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params: LIFParameters, record: bool):
@@ -245,7 +236,7 @@ def _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params: LIFPar
     dtype = weight.dtype
     neurons = weight.shape[0]
     gain = params.gain
-    lead, gw1, gw2, linear = _taps(gain * weight, delays, params)
+    taps = _taps(gain * weight, delays, params)
     crow, col, val = _csr(inputs, batch * steps, dtype)
     gw_in = (gain * w_in).contiguous().numpy()
     spikes = torch.empty(batch, steps, neurons, dtype=dtype)
@@ -257,8 +248,7 @@ def _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params: LIFPar
     constants = (scalar(params.alpha), scalar(params.beta), scalar(params.threshold), scalar(torch.finfo(dtype).tiny),
                  scalar(1.0))
     blocks = _threads(batch)
-    arrays = (crow, col, val, gw_in, lead.contiguous().numpy(), gw1.contiguous().numpy(), gw2.contiguous().numpy(),
-              linear, kernel.to(dtype).contiguous().numpy(), *constants, blocks, record)
+    arrays = (crow, col, val, gw_in, *taps, kernel.to(dtype).contiguous().numpy(), *constants, blocks, record)
     while True:
         rec = (np.empty((batch, capacity), np.int32), np.empty((batch, capacity), np.int32),
                *(np.empty((batch, capacity), np_dtype) for _ in range(3)))
@@ -301,7 +291,7 @@ class CompiledEventPropRecurrence(torch.autograd.Function):
         dtype = weight.dtype
         weight, w_in = weight.detach(), w_in.detach()
         delays = None if delays is None else delays.detach()
-        lead, w1, w2, linear = _taps(weight, delays, params)
+        taps = _taps(weight, delays, params)
         sample = torch.repeat_interleave(torch.arange(batch), offsets.diff())
         if grad_spikes is None:
             rho = torch.zeros_like(e)
@@ -315,10 +305,8 @@ class CompiledEventPropRecurrence(torch.autograd.Function):
         first = torch.zeros(blocks, neurons, neurons, dtype=torch.float64)
         second = torch.zeros(blocks, neurons, neurons, dtype=torch.float64)
         _backward_kernel(offsets.numpy(), step.numpy(), neuron.numpy(), e.numpy(), rise.numpy(), drive.numpy(),
-                         rho.to(dtype).contiguous().numpy(), crow, col, val, lead.contiguous().numpy(), w1.contiguous().numpy(),
-                         w2.contiguous().numpy(), linear, kernel.to(dtype).contiguous().numpy(),
-                         grad_readout.numpy(), params.alpha, params.beta, params.gain, steps, blocks,
-                         _ring_size(int(lead.max()) + 2), grad_w_in.numpy(), first.numpy(), second.numpy())
+                         rho.to(dtype).contiguous().numpy(), crow, col, val, *taps, kernel.to(dtype).contiguous().numpy(),
+                         grad_readout.numpy(), params.alpha, params.beta, params.gain, steps, blocks, grad_w_in.numpy(), first.numpy(), second.numpy())
         grad_w_in = grad_w_in.sum(0)
         first, second = first.sum(0).to(dtype), second.sum(0).to(dtype)
         if delays is None:
