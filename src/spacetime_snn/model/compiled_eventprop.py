@@ -50,19 +50,17 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
     arrival buffer (rows = steps, plus the longest lead + 1 rows that receive what arrives after the window)."""
     batch, steps, neurons = spikes.shape
     zero = one - one  # constants of the working dtype: float32 stays float32 throughout
-    rows = steps + longest + 2
+    rows = steps + longest + 3
     for block in prange(blocks):
         arrivals = np.zeros(rows * neurons, dtype=gw1.dtype)  # in drive units; row t is zeroed once it is read
         current = np.zeros(neurons, dtype=gw1.dtype)  # D(t - 1)
         reset = np.zeros(neurons, dtype=gw1.dtype)  # U(t - 1)
-        not_late = np.zeros(neurons, dtype=gw1.dtype)  # e - s of the previous step
         drive_in = np.zeros(neurons, dtype=gw1.dtype)
-        active = np.zeros(neurons, dtype=np.int64)
-        amount = np.zeros(neurons, dtype=gw1.dtype)
+        fired = np.zeros(neurons, dtype=np.int64)
+        early = np.zeros(neurons, dtype=gw1.dtype)
         for b in range(block, batch, blocks):
             current[:] = 0.0
             reset[:] = 0.0
-            not_late[:] = 0.0
             count = 0
             for t in range(steps):
                 drive_in[:] = 0.0
@@ -74,7 +72,7 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
                         drive_in[n] += v * gw_in[c, n]
                 base = t * neurons
                 weight_t = kernel[t]
-                n_active = 0
+                n_fired = 0
                 for n in range(neurons):
                     d = alpha * current[n] + arrivals[base + n]
                     arrivals[base + n] = 0.0
@@ -99,29 +97,30 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
                                 rec_rise[b, count] = rise
                                 rec_drive[b, count] = d
                         count += 1
-                        a = e - not_late[n]
-                        not_late[n] = e - one
+                        readout[b, n] += weight_t * e
+                        if t + 1 < steps:  # the part 1 - e at t + 1 (dropped after the window)
+                            readout[b, n] += kernel[t + 1] * (one - e)
+                        fired[n_fired] = n
+                        early[n_fired] = e
+                        n_fired += 1
                     else:  # e = 0: V < threshold and V - U(t-1) > 0
                         reset[n] = voltage
                         spikes[b, t, n] = 0.0
-                        a = -not_late[n]
-                        not_late[n] = zero
-                    if a != zero:
-                        readout[b, n] += weight_t * a
-                        active[n_active] = n
-                        amount[n_active] = a
-                        n_active += 1
-                for k in range(n_active):  # deliver the nonzero activity: one row of tap weights each
-                    i = active[k]
-                    a = amount[k]
+                for k in range(n_fired):  # deliver each spike at once: e at t, 1 - e at t + 1, each through
+                    i = fired[k]  # its taps at lead and lead + 1
+                    e = early[k]
+                    late = one - e
                     if linear:
                         for j in range(neurons):
                             position = base + offset[i, j]
-                            arrivals[position] += a * gw1[i, j]
-                            arrivals[position + neurons] += a * gw2[i, j]
+                            arrivals[position] += e * gw1[i, j]
+                            arrivals[position + neurons] += e * gw2[i, j] + late * gw1[i, j]
+                            arrivals[position + 2 * neurons] += late * gw2[i, j]
                     else:
                         for j in range(neurons):
-                            arrivals[base + offset[i, j]] += a * gw1[i, j]
+                            position = base + offset[i, j]
+                            arrivals[position] += e * gw1[i, j]
+                            arrivals[position + neurons] += late * gw1[i, j]
             arrivals[steps * neurons:] = 0.0  # what arrived after the window
             counts[b] = count
 
