@@ -66,16 +66,18 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
                 drive_in[:] = 0.0
                 row = b * steps + t
                 for k in range(crow[row], crow[row + 1]):
-                    c = col[k]
                     v = val[k]
+                    source = gw_in[col[k]]
                     for n in range(neurons):
-                        drive_in[n] += v * gw_in[c, n]
+                        drive_in[n] += v * source[n]
                 base = t * neurons
+                arrived = arrivals[base:base + neurons]
+                fired_now = spikes[b, t]
                 weight_t = kernel[t]
                 n_fired = 0
                 for n in range(neurons):
-                    d = alpha * current[n] + arrivals[base + n]
-                    arrivals[base + n] = 0.0
+                    d = alpha * current[n] + arrived[n]
+                    arrived[n] = 0.0
                     d = d + drive_in[n]
                     current[n] = d
                     u = reset[n]
@@ -88,7 +90,7 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
                         if e > one:
                             e = one
                         reset[n] = voltage - (voltage - e * d)
-                        spikes[b, t, n] = 1.0
+                        fired_now[n] = 1.0
                         if record:
                             if count < capacity:
                                 rec_t[b, count] = t
@@ -105,22 +107,27 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
                         n_fired += 1
                     else:  # e = 0: V < threshold and V - U(t-1) > 0
                         reset[n] = voltage
-                        spikes[b, t, n] = 0.0
+                        fired_now[n] = 0.0
+                at_lead = arrivals[base:]  # views indexed by the (unsigned) offsets: no wraparound checks
+                after_lead = arrivals[base + neurons:]
+                after_next = arrivals[base + 2 * neurons:]
                 for k in range(n_fired):  # deliver each spike at once: e at t, 1 - e at t + 1, each through
                     i = fired[k]  # its taps at lead and lead + 1
                     e = early[k]
                     late = one - e
+                    offset_i, first_i = offset[i], gw1[i]
                     if linear:
+                        second_i = gw2[i]
                         for j in range(neurons):
-                            position = base + offset[i, j]
-                            arrivals[position] += e * gw1[i, j]
-                            arrivals[position + neurons] += e * gw2[i, j] + late * gw1[i, j]
-                            arrivals[position + 2 * neurons] += late * gw2[i, j]
+                            position = offset_i[j]
+                            at_lead[position] += e * first_i[j]
+                            after_lead[position] += e * second_i[j] + late * first_i[j]
+                            after_next[position] += late * second_i[j]
                     else:
                         for j in range(neurons):
-                            position = base + offset[i, j]
-                            arrivals[position] += e * gw1[i, j]
-                            arrivals[position + neurons] += late * gw1[i, j]
+                            position = offset_i[j]
+                            at_lead[position] += e * first_i[j]
+                            after_lead[position] += late * first_i[j]
             arrivals[steps * neurons:] = 0.0  # what arrived after the window
             counts[b] = count
 
@@ -147,8 +154,13 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
             begin = offsets[b]
             for t in range(steps - 1, -1, -1):
                 base = t * neurons
+                adjoint_t = adjoint[base:base + neurons]
+                adjoint_next = adjoint[base + neurons:base + 2 * neurons]
+                at_lead = adjoint[base:]  # views indexed by the (unsigned) offsets: no wraparound checks
+                after_lead = adjoint[base + neurons:]
+                after_next = adjoint[base + 2 * neurons:]
                 for n in range(neurons):
-                    adjoint[base + n] = state[n] + alpha * adjoint[base + neurons + n]  # J = alpha J(t+1) + W
+                    adjoint_t[n] = state[n] + alpha * adjoint_next[n]  # J = alpha J(t+1) + W
                 n_jumped = 0
                 while k >= begin and rec_t[k] == t:
                     i = rec_n[k]
@@ -156,19 +168,28 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
                     late = 1.0 - e
                     now = 0.0  # sum_j of the taps at t and at t + 1
                     later = 0.0
-                    for j in range(neurons):
-                        position = base + offset[i, j]
-                        j0 = adjoint[position]
-                        j1 = adjoint[position + neurons]
-                        j2 = adjoint[position + 2 * neurons]
-                        if linear:
-                            now += w1[i, j] * j0 + w2[i, j] * j1
-                            later += w1[i, j] * j1 + w2[i, j] * j2
-                        else:
-                            now += w1[i, j] * j0
-                            later += w1[i, j] * j1
-                        gfirst[i, j] += e * j0 + late * j1
-                        gsecond[i, j] += e * j1 + late * j2
+                    offset_i, first_tap, second_tap = offset[i], w1[i], w2[i]
+                    first_i, second_i = gfirst[i], gsecond[i]
+                    if linear:
+                        for j in range(neurons):
+                            position = offset_i[j]
+                            j0 = at_lead[position]
+                            j1 = after_lead[position]
+                            j2 = after_next[position]
+                            now += first_tap[j] * j0 + second_tap[j] * j1
+                            later += first_tap[j] * j1 + second_tap[j] * j2
+                            first_i[j] += e * j0 + late * j1
+                            second_i[j] += e * j1 + late * j2
+                    else:
+                        for j in range(neurons):
+                            position = offset_i[j]
+                            j0 = at_lead[position]
+                            j1 = after_lead[position]
+                            j2 = after_next[position]
+                            now += first_tap[j] * j0
+                            later += first_tap[j] * j1
+                            first_i[j] += e * j0 + late * j1
+                            second_i[j] += e * j1 + late * j2
                     a_now = kernel[t] * grad_readout[b, i] + now
                     a_later = kernel[t + 1] * grad_readout[b, i] + later if t + 1 < steps else 0.0
                     delta = a_now - a_later
@@ -182,7 +203,7 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
                         back = 0.0
                     w_t = state[i]
                     r = rho[k]
-                    adjoint[base + i] += gain * r + (gain * c1) * delta + (c1 * drive + e - 1.0) * w_t
+                    adjoint_t[i] += gain * r + (gain * c1) * delta + (c1 * drive + e - 1.0) * w_t
                     jump_w[n_jumped] = (gain * beta) * r + (gain * back) * delta + (back * drive - beta) * w_t
                     jumped[n_jumped] = i
                     n_jumped += 1
@@ -193,10 +214,10 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
                     state[jumped[m]] += jump_w[m]
                 row = b * steps + t
                 for q in range(crow[row], crow[row + 1]):  # input events against the final J(t)
-                    c = col[q]
                     v = val[q]
+                    target = gw_in[col[q]]
                     for n in range(neurons):
-                        gw_in[c, n] += v * adjoint[base + n]
+                        target[n] += v * adjoint_t[n]
 
 
 def _threads(batch: int) -> int:
@@ -225,8 +246,8 @@ def _taps(weight: torch.Tensor, delays: torch.Tensor | None, params: LIFParamete
         whole, fraction = split_delays(delays, params.max_delay, params.interpolate)
         linear = bool(params.interpolate and bool((fraction > 0).any()))
         lead, first, second = whole + 1, weight * (1.0 - fraction), weight * fraction
-    offset = lead * neurons + torch.arange(neurons)
-    return (offset.contiguous().numpy(), int(lead.max()), first.contiguous().numpy(), second.contiguous().numpy(),
+    offset = (lead * neurons + torch.arange(neurons)).numpy().astype(np.uint64)  # unsigned: no wraparound checks
+    return (offset, int(lead.max()), first.contiguous().numpy(), second.contiguous().numpy(),
             linear)
 
 
