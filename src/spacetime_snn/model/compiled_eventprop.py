@@ -56,6 +56,7 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
         current = np.zeros(neurons, dtype=gw1.dtype)  # D(t - 1)
         reset = np.zeros(neurons, dtype=gw1.dtype)  # U(t - 1)
         drive_in = np.zeros(neurons, dtype=gw1.dtype)
+        before = np.zeros(neurons, dtype=gw1.dtype)  # U(t - 1)
         fired = np.zeros(neurons, dtype=np.int64)
         early = np.zeros(neurons, dtype=gw1.dtype)
         for b in range(block, batch, blocks):
@@ -75,14 +76,21 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
                 fired_now = spikes[b, t]
                 weight_t = kernel[t]
                 n_fired = 0
-                for n in range(neurons):
+                for n in range(neurons):  # every neuron, branch-free (vectorised): the step without resets
                     d = alpha * current[n] + arrived[n]
                     arrived[n] = 0.0
                     d = d + drive_in[n]
                     current[n] = d
                     u = reset[n]
                     voltage = d + beta * u
-                    if voltage >= threshold:
+                    before[n] = u
+                    reset[n] = voltage
+                    fired_now[n] = one if voltage >= threshold else zero
+                for n in range(neurons):  # then the neurons that fired
+                    if fired_now[n] != zero:
+                        d = current[n]
+                        u = before[n]
+                        voltage = reset[n]
                         rise = voltage - u
                         if rise < tiny:
                             rise = tiny
@@ -90,7 +98,6 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
                         if e > one:
                             e = one
                         reset[n] = voltage - (voltage - e * d)
-                        fired_now[n] = 1.0
                         if record:
                             if count < capacity:
                                 rec_t[b, count] = t
@@ -105,9 +112,6 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
                         fired[n_fired] = n
                         early[n_fired] = e
                         n_fired += 1
-                    else:  # e = 0: V < threshold and V - U(t-1) > 0
-                        reset[n] = voltage
-                        fired_now[n] = 0.0
                 at_lead = arrivals[base:]  # views indexed by the (unsigned) offsets: no wraparound checks
                 after_lead = arrivals[base + neurons:]
                 after_next = arrivals[base + 2 * neurons:]
