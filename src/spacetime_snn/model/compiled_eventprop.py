@@ -149,6 +149,9 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
         state = np.zeros(neurons, dtype=w1.dtype)  # W(t) = g dL/dU(t)
         jump_w = np.zeros(neurons, dtype=w1.dtype)
         jumped = np.zeros(neurons, dtype=np.int64)
+        g0 = np.zeros(neurons, dtype=w1.dtype)  # the adjoint at a spike's arrival steps, per synapse
+        g1 = np.zeros(neurons, dtype=w1.dtype)
+        g2 = np.zeros(neurons, dtype=w1.dtype)
         gw_in = grad_w_in[block]
         gfirst = first[block]
         gsecond = second[block]
@@ -174,26 +177,22 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
                     later = 0.0
                     offset_i, first_tap, second_tap = offset[i], w1[i], w2[i]
                     first_i, second_i = gfirst[i], gsecond[i]
+                    for j in range(neurons):  # gather the adjoint where synapse ij delivers the spike
+                        position = offset_i[j]
+                        g0[j] = at_lead[position]
+                        g1[j] = after_lead[position]
+                        g2[j] = after_next[position]
                     if linear:
                         for j in range(neurons):
-                            position = offset_i[j]
-                            j0 = at_lead[position]
-                            j1 = after_lead[position]
-                            j2 = after_next[position]
-                            now += first_tap[j] * j0 + second_tap[j] * j1
-                            later += first_tap[j] * j1 + second_tap[j] * j2
-                            first_i[j] += e * j0 + late * j1
-                            second_i[j] += e * j1 + late * j2
+                            now += first_tap[j] * g0[j] + second_tap[j] * g1[j]
+                            later += first_tap[j] * g1[j] + second_tap[j] * g2[j]
                     else:
                         for j in range(neurons):
-                            position = offset_i[j]
-                            j0 = at_lead[position]
-                            j1 = after_lead[position]
-                            j2 = after_next[position]
-                            now += first_tap[j] * j0
-                            later += first_tap[j] * j1
-                            first_i[j] += e * j0 + late * j1
-                            second_i[j] += e * j1 + late * j2
+                            now += first_tap[j] * g0[j]
+                            later += first_tap[j] * g1[j]
+                    for j in range(neurons):
+                        first_i[j] += e * g0[j] + late * g1[j]
+                        second_i[j] += e * g1[j] + late * g2[j]
                     a_now = kernel[t] * grad_readout[b, i] + now
                     a_later = kernel[t + 1] * grad_readout[b, i] + later if t + 1 < steps else 0.0
                     delta = a_now - a_later
@@ -222,6 +221,19 @@ def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, cro
                     target = gw_in[col[q]]
                     for n in range(neurons):
                         target[n] += v * adjoint_t[n]
+
+
+@numba.njit(cache=True)
+def _compact(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, out_t, out_n, out_e, out_rise, out_drive):
+    """The per-sample spike records (B, capacity), first counts[b] of each row, one after the other."""
+    for b in range(offsets.size - 1):
+        begin = offsets[b]
+        for k in range(offsets[b + 1] - begin):
+            out_t[begin + k] = rec_t[b, k]
+            out_n[begin + k] = rec_n[b, k]
+            out_e[begin + k] = rec_e[b, k]
+            out_rise[begin + k] = rec_rise[b, k]
+            out_drive[begin + k] = rec_drive[b, k]
 
 
 def _threads(batch: int) -> int:
@@ -285,11 +297,12 @@ def _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params: LIFPar
         readout.zero_()
     if not record:
         return spikes, readout, None
-    counts_t = torch.from_numpy(counts)
-    keep = torch.arange(capacity).unsqueeze(0) < counts_t.unsqueeze(1)
     offsets = torch.zeros(batch + 1, dtype=torch.int64)
-    torch.cumsum(counts_t, 0, out=offsets[1:])
-    records = tuple(torch.from_numpy(part)[keep] for part in rec)
+    torch.cumsum(torch.from_numpy(counts), 0, out=offsets[1:])
+    total = int(offsets[-1])
+    records = (torch.empty(total, dtype=torch.int32), torch.empty(total, dtype=torch.int32),
+               *(torch.empty(total, dtype=dtype) for _ in range(3)))
+    _compact(offsets.numpy(), *rec, *(part.numpy() for part in records))
     return spikes, readout, (offsets, *records)
 
 
