@@ -6,10 +6,12 @@
 What is timed: forward + backward of the layer alone (input events -> hidden spikes and readout drive z; the loss
 is z . p, no regulariser), float32, SHD's shape (700 -> 128, T = 1,000 steps, SHD-like inputs from
 training_benchmark.shd_like_batch), input weights scaled so that the delay-free network fires at ~20 Hz. Delays:
-none; spatial at initialisation (positions uniform in [-1, 1]^2, delays 0-3 steps); spatial spread over 0-62 steps
-(positions scaled as in training_benchmark's "spread"). Median wall clock over repeats, interleaved round-robin so a
-busy machine slows every variant alike. Columns: the two backends, their ratio (speed-up), and each backend's time
-relative to its delay-free case at the same batch (the cost of delays).
+none; spatial at initialisation (positions uniform in [-1, 1]^2, delays 0-3 steps); spatial spread over 0-62
+steps (positions scaled as in training_benchmark's "spread"), with the default rounded delays and with linear
+interpolation (`model.delay_interpolation: linear`: two taps per synapse). Median over repeats, interleaved
+round-robin so a busy machine slows every variant alike; wall clock and CPU time (one thread: CPU time is the
+work done, steadier when other processes share the cores). Columns: the two backends, their ratio (speed-up),
+and each backend's time relative to its delay-free case at the same batch (the cost of delays).
 
 First call: the compiled kernels are cached on disk (numba `cache=True`); the first call in a process with an empty
 cache compiles them, later processes load them. Measured in fresh subprocesses with NUMBA_CACHE_DIR set to an empty
@@ -41,13 +43,15 @@ from spacetime_snn.model.readout import readout_kernel  # noqa: E402
 
 RATE = 0.02  # spikes per neuron and step of the delay-free network (20 Hz at dt = 1 ms)
 BACKENDS = {"torch": event_recurrence, "compiled": compiled_event_recurrence}
-DELAYS = ("none", "spatial init", "spatial spread 0-62")
+DELAYS = ("none", "spatial init", "spatial spread 0-62", "spatial spread 0-62 linear")
 
 
 def network(delays: str, shape: Shape):
     """(w_in, w_rec, delays or None, kernel, params) of an initialised SpatialSNN, float32."""
     mode = "none" if delays == "none" else "spatial"
-    settings = ModelSettings(hidden=shape.hidden, delay_mode=mode, max_delay_steps=62)
+    interpolation = "linear" if delays.endswith("linear") else "round"
+    settings = ModelSettings(hidden=shape.hidden, delay_mode=mode, max_delay_steps=62,
+                             delay_interpolation=interpolation)
     model = SpatialSNN(shape.inputs, shape.classes, settings, dt_ms=1.0, generator=torch.Generator().manual_seed(1),
                        gradient="eventprop")
     if delays.startswith("spatial spread"):

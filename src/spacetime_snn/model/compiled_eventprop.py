@@ -6,27 +6,35 @@ to float rounding). Why it is faster: the torch layer multiplies every step's wh
 matrices side by side (one weight matrix per delay in use), although ~98 % of its entries are zero at 20 Hz. Here,
 per sample:
 
-Forward, per step: every neuron's membrane update (the operations of `eventprop._simulate`, in its order), then
-for each neuron whose activity a(t) is nonzero (a spike at t or t - 1) row i of its tap weights is added into a
-ring buffer of arrivals at step t + lead_ij (and t + lead_ij + 1 with the fraction f_ij, linear delays). The ring
-holds the next max lead + 2 steps, so the cost of a delivery is N whatever its delays. The input drive is summed
-from the step's input events (the sparse input as CSR) in the loop, so no (B, T, N) drive exists. Per spike the
-step, neuron, e, V - U(t-1) and D are recorded (the three numbers the adjoint's jump needs).
+Forward, per step: every neuron's membrane update (the operations of `eventprop._simulate` in its order, so float32
+agrees to rounding; one branch-free vectorised pass, then the resets of the neurons that fired), then each spike
+is delivered at once: its activity e at t and 1 - e at t + 1 times row i of the tap weights, added into a buffer of
+arrivals at t + lead_ij and t + lead_ij + 1 (linear delays: the second tap f_ij takes the same two parts one step
+later): two (rounded) or three (linear) additions per synapse and spike, whatever the delays. The
+input drive is summed from the step's input events (the sparse input as CSR), so no (B, T, N) drive exists. Per
+spike the step, neuron, e, V - U(t-1) and D are recorded (the three numbers the adjoint's jump needs).
 
-Backward, per step in reverse: J(t) = alpha J(t+1) + W(t), W(t-1) = beta W(t) for every neuron (J kept in a ring
-of max lead + 3 steps); at each spike (t, i) the jump of `eventprop._jumps`, which reads A = dL/da only through
-Delta = A(t, i) - A(t+1, i). So A is computed only there: A(t, i) = kernel(t) dL/dz_i + sum_j [w1_ij J_j(t + L_ij)
-+ w2_ij J_j(t + L_ij + 1)] and A(t+1, i) likewise (A(T) = 0), with w1 = (1 - f) w, w2 = f w on the UNSCALED
-weights (the torch backward's transmission is built on w, its forward's on g w). The same three adjoint values
-J_j(t + L), J_j(t + L + 1), J_j(t + L + 2) per synapse give the spike's share of the lagged correlations: its
-activity is e at t and 1 - e at t + 1, so first_ij += e J_j(t+L) + (1-e) J_j(t+L+1) and second_ij += e J_j(t+L+1)
-+ (1-e) J_j(t+L+2), and dL/dw = first + f (second - first), dL/dd = w (second - first) [0 <= d <= max_delay], as in
+Backward, per step in reverse: J(t) = alpha J(t+1) + W(t), W(t-1) = beta W(t) for every neuron; at each spike
+(t, i) the jump of `eventprop._jumps`, which reads A = dL/da only through Delta = A(t, i) - A(t+1, i). So A is
+computed only there: A(t, i) = kernel(t) dL/dz_i + sum_j [w1_ij J_j(t + L_ij) + w2_ij J_j(t + L_ij + 1)] and
+A(t+1, i) likewise (A(T) = 0), with w1 = (1 - f) w, w2 = f w on the UNSCALED weights (the torch backward's
+transmission is built on w, its forward's on g w). The same three adjoint values J_j(t + L), J_j(t + L + 1),
+J_j(t + L + 2) per synapse give the spike's share of the lagged correlations: its activity is e at t and 1 - e at
+t + 1, so first_ij += e J_j(t+L) + (1-e) J_j(t+L+1), second_ij += e J_j(t+L+1) + (1-e) J_j(t+L+2), and
+dL/dw = first + f (second - first), dL/dd = w (second - first) [0 <= d <= max_delay], as in
 `delays.DelayedTransmission.gradients`. dL/dw_in[c] += v J(t) at every input event (c, t, v) once J(t) is final.
 
+Memory: arrivals and J live in a per-thread buffer of T + max lead + 3 rows of N (rows past the window receive
+what arrives after it, and stay zero for J), addressed by the precomputed flat offsets lead_ij N + j. Indexing
+goes through row views and unsigned offsets: numba checks computed signed indices for negative wraparound, and
+that check kept the loops scalar (5x slower per multiply-add, measured). Saved for backward: the spikes' records,
+as in the torch layer, plus per-sample offsets into them.
+
 Batch elements are independent: both loops run `numba.prange` over blocks of samples, one block per thread
-(torch.get_num_threads() at call time), each block with its own scratch and gradient accumulators (float64),
-summed afterwards. Compiled with `cache=True`: the first call of a fresh install compiles (seconds; see
-benchmarks/eventprop_backend.py), later processes load the cached machine code.
+(torch.get_num_threads() at call time), each block with its own scratch and gradient accumulators (float64 for
+dL/dw and dL/dd), summed afterwards. Compiled with `cache=True`: the first call with an empty cache compiles for
+~15-30 s (both kernels, per dtype); later processes load the cached machine code (benchmarks/eventprop_backend.py
+measures both).
 """
 
 from __future__ import annotations
@@ -257,14 +265,14 @@ def _taps(weight: torch.Tensor, delays: torch.Tensor | None, params: LIFParamete
     and whether the second tap is used, as numpy arrays and Python values for the kernels."""
     neurons = weight.shape[1]
     if delays is None:
-        lead, first, second, linear = torch.ones(weight.shape, dtype=torch.long), weight, torch.zeros_like(weight), False
+        lead, first, second = torch.ones(weight.shape, dtype=torch.long), weight, torch.zeros_like(weight)
+        linear = False
     else:
         whole, fraction = split_delays(delays, params.max_delay, params.interpolate)
         linear = bool(params.interpolate and bool((fraction > 0).any()))
         lead, first, second = whole + 1, weight * (1.0 - fraction), weight * fraction
     offset = (lead * neurons + torch.arange(neurons)).numpy().astype(np.uint64)  # unsigned: no wraparound checks
-    return (offset, int(lead.max()), first.contiguous().numpy(), second.contiguous().numpy(),
-            linear)
+    return offset, int(lead.max()), first.contiguous().numpy(), second.contiguous().numpy(), linear
 
 
 def _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params: LIFParameters, record: bool):
@@ -341,9 +349,10 @@ class CompiledEventPropRecurrence(torch.autograd.Function):
         grad_w_in = torch.zeros(blocks, *w_in.shape, dtype=dtype)
         first = torch.zeros(blocks, neurons, neurons, dtype=torch.float64)
         second = torch.zeros(blocks, neurons, neurons, dtype=torch.float64)
-        _backward_kernel(offsets.numpy(), step.numpy(), neuron.numpy(), e.numpy(), rise.numpy(), drive.numpy(),
-                         rho.to(dtype).contiguous().numpy(), crow, col, val, *taps, kernel.to(dtype).contiguous().numpy(),
-                         grad_readout.numpy(), params.alpha, params.beta, params.gain, steps, blocks, grad_w_in.numpy(), first.numpy(), second.numpy())
+        records = (part.numpy() for part in (offsets, step, neuron, e, rise, drive, rho.to(dtype).contiguous()))
+        _backward_kernel(*records, crow, col, val, *taps, kernel.to(dtype).contiguous().numpy(), grad_readout.numpy(),
+                         params.alpha, params.beta, params.gain, steps, blocks, grad_w_in.numpy(), first.numpy(),
+                         second.numpy())
         grad_w_in = grad_w_in.sum(0)
         first, second = first.sum(0).to(dtype), second.sum(0).to(dtype)
         if delays is None:
@@ -362,6 +371,12 @@ def compiled_event_recurrence(inputs: torch.Tensor, batch: int, steps: int, w_in
     `inputs`: sparse (B T, C) event counts (coalesced, row b T + t); `w_in` (C, N), `weight` (N, N) [pre, post],
     `delays` (N, N) steps or None, `kernel` (T,). Differentiable in w_in, weight and delays; CPU tensors only.
     """
+    tensors = [inputs, w_in, weight, kernel] + ([] if delays is None else [delays])
+    if any(t.device.type != "cpu" for t in tensors):
+        raise ValueError("compiled_event_recurrence runs on CPU tensors only; use eventprop.event_recurrence "
+                         "(the torch layer) for tensors on " + ", ".join({str(t.device) for t in tensors}))
+    if not inputs.is_coalesced():
+        inputs = inputs.coalesce()
     if not torch.is_grad_enabled():
         spikes, readout, _ = _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params, record=False)
         return spikes, readout
