@@ -51,7 +51,7 @@ from .recurrence import LIFParameters
 _capacity_hint = {"per_step_and_neuron": 1.0 / 32.0}  # spike records reserved per sample, grown when exceeded
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model="numpy")
 def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, kernel, alpha, beta, threshold, tiny,
                     one, blocks, record, capacity, spikes, readout, counts, rec_t, rec_n, rec_e, rec_rise, rec_drive):
     """`offset[i, j]` = lead_ij N + j: synapse ij's first tap lands at flat position t N + offset[i, j] of the
@@ -144,7 +144,7 @@ def _forward_kernel(crow, col, val, gw_in, offset, longest, gw1, gw2, linear, ke
             counts[b] = count
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"reassoc", "nsz", "contract"})
+@numba.njit(parallel=True, cache=True, error_model="numpy", fastmath={"reassoc", "nsz", "contract"})
 def _backward_kernel(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, rho, crow, col, val, offset, longest, w1,
                      w2, linear, kernel, grad_readout, alpha, beta, gain, steps, blocks, grad_w_in, first, second):
     """J(t) is row t of a per-block buffer of steps + longest + 3 rows (the last ones stay zero: J after the
