@@ -161,3 +161,18 @@ def test_backward_keeps_the_spikes_not_the_history():
     allowed = {id(t) for t in (inputs, w_in, weight, delays, kernel)}
     kept = [tuple(t.shape) for t in saved if id(t) not in allowed]
     assert sorted(kept) == [(5 + 1,)] + [(count,)] * 5
+
+
+def test_a_silent_layer_and_a_single_sample():
+    """No spikes at all (zero records, zero gradients) and a batch of one, as the torch layer."""
+    for scale, batch in ((0.0, 3), (1.0, 1)):
+        inputs, w_in, weight, delays = _problem(10, "synaptic", batch=batch)
+        with torch.no_grad():
+            w_in.mul_(scale)
+        params = LIFParameters(max_delay=8)
+        (spikes, drive, expected), (ours, our_drive, grads) = _both(inputs, batch, 40, w_in, weight, delays, params,
+                                                                   [w_in, weight, delays])
+        assert torch.equal(ours, spikes) and (float(spikes.sum()) == 0.0) == (scale == 0.0)
+        torch.testing.assert_close(our_drive, drive, rtol=1e-12, atol=1e-12)
+        for a, b in zip(grads, expected):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
