@@ -31,7 +31,7 @@ from numba import njit, prange
 from .delays import split_delays
 from .recurrence import LIFParameters
 
-_BATCH_CHUNK = 32  # samples per chunk of the backward pass: its ring of J stays in the core's L2 cache
+_BATCH_CHUNK = 64  # samples per chunk of the backward pass: long inner loops, and its ring of J fits the L2 cache
 
 
 class _Taps:
@@ -152,45 +152,50 @@ def _backward_kernel(grad_spikes, voltages, first, second, lead, interpolate, co
         later = np.zeros((neurons, width), dtype=grad_spikes.dtype)  # second taps' sum formed at step t + 1
         now = np.zeros((neurons, width), dtype=grad_spikes.dtype)
         for t in range(steps - 1, -1, -1):
-            for bb in range(width):
-                for i in range(neurons):
-                    grad[i, bb] = grad_spikes[b0 + bb, t, i]
-            # recurrent adjoint: sum_j w0_ij J_j(t + lead_ij) (+ the second taps, w1_ij J_j(t + 1 + lead_ij))
             for i in range(neurons):
-                row_now = now[i]
                 for bb in range(width):
-                    row_now[bb] = 0.0
-                row_grad = grad[i]
+                    grad[i, bb] = grad_spikes[b0 + bb, t, i]
+            # recurrent adjoint: sum_j w0_ij J_j(t + lead_ij) (+ the second taps, w1_ij J_j(t + 1 + lead_ij));
+            # indexed element by element (a view per synapse would cost more than its arithmetic)
+            for i in range(neurons):
+                if interpolate:
+                    for bb in range(width):
+                        now[i, bb] = zero
                 for j in range(neurons):
                     arrival = t + lead[i, j]
-                    if arrival < steps:
-                        source = ring[arrival & mask, j]
-                        w = first[i, j]
+                    if arrival >= steps:
+                        continue
+                    a = arrival & mask
+                    w = first[i, j]
+                    if interpolate:
+                        w_second = second[i, j]
                         for bb in range(width):
-                            row_grad[bb] += w * source[bb]
-                        if interpolate:
-                            w = second[i, j]
-                            for bb in range(width):
-                                row_now[bb] += w * source[bb]
+                            value = ring[a, j, bb]
+                            grad[i, bb] += w * value
+                            now[i, bb] += w_second * value
+                    else:
+                        for bb in range(width):
+                            grad[i, bb] += w * ring[a, j, bb]
             if interpolate:
                 for i in range(neurons):
                     for bb in range(width):
                         grad[i, bb] += later[i, bb]
                 later, now = now, later
-            slot = ring[t & mask]
-            following = ring[(t + 1) & mask]
-            for bb in range(width):
-                for i in range(neurons):
+            here, following = t & mask, (t + 1) & mask
+            last = t + 1 == steps
+            for i in range(neurons):
+                for bb in range(width):
                     v = voltages[b0 + bb, t, i]
                     x = abs(v - threshold) * slope + one
                     sigma = (one / (x * x)) * gain
                     keep = one if v < threshold else zero
                     value = grad[i, bb] * sigma + beta * keep * u[i, bb]  # the reset is a constant here
                     u[i, bb] = value
-                    j_next = following[i, bb] if t + 1 < steps else zero
-                    j_now = value + alpha * j_next
-                    adjoint[b0 + bb, t, i] = j_now
-                    slot[i, bb] = j_now
+                    j_next = zero if last else ring[following, i, bb]
+                    ring[here, i, bb] = value + alpha * j_next
+            for bb in range(width):
+                for i in range(neurons):
+                    adjoint[b0 + bb, t, i] = ring[here, i, bb]
         # (the slot of step t is overwritten only after every step that reads it: leads < ring_size)
 
 
