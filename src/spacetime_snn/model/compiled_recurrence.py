@@ -247,24 +247,33 @@ def compiled_backward(grad_spikes: torch.Tensor, spikes: torch.Tensor, voltages:
     dtype = spikes.dtype
     padded = np.zeros((batch, steps + taps.hi + 1, neurons), dtype=voltages.numpy().dtype)
     first, second = _numpy(taps.first.to(dtype)), _numpy(taps.second.to(dtype))
-    lead = _numpy(taps.lead)
     numba.set_num_threads(_threads())
-    _backward_kernel(_numpy(grad_spikes.to(dtype)), voltages.numpy(), first, second, lead, taps.interpolate,
-                     _constants(params, dtype), taps.ring_size(), _BATCH_CHUNK, padded)
+    _backward_kernel(_numpy(grad_spikes.to(dtype)), voltages.numpy(), first, second, _numpy(taps.lead),
+                     taps.interpolate, _constants(params, dtype), taps.ring_size(), _BATCH_CHUNK, padded)
     grad_inputs = torch.from_numpy(padded)[:, :steps]
     if not need_weights:
         return grad_inputs, None, None
+    return (grad_inputs, *spike_gradients(spikes, padded, taps))
+
+
+def spike_gradients(spikes: torch.Tensor, adjoint: np.ndarray, taps: _Taps
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """dL/dw and dL/dd (None without delays) of the delivery of `spikes` (B, T, N) through the taps, given the
+    adjoint J = dL/d(arrivals) as (B, T + pad, N) with zero rows from T on (pad >= taps.hi + 1): the sums of J at
+    each spike's arrival steps, as `DelayedTransmission.gradients` forms them."""
+    batch, _, neurons = spikes.shape
     chunks = (batch + _BATCH_CHUNK - 1) // _BATCH_CHUNK
-    sums = np.zeros((2 if taps.delayed else 1, chunks, neurons, neurons), dtype=padded.dtype)
-    _gradient_kernel(spikes.numpy(), padded, lead, taps.delayed, _BATCH_CHUNK, sums[0], sums[-1])
+    sums = np.zeros((2 if taps.delayed else 1, chunks, neurons, neurons), dtype=adjoint.dtype)
+    numba.set_num_threads(_threads())
+    activity = np.ascontiguousarray(spikes.detach().numpy(), dtype=adjoint.dtype)
+    _gradient_kernel(activity, adjoint, _numpy(taps.lead), taps.delayed, _BATCH_CHUNK, sums[0], sums[-1])
     totals = torch.from_numpy(sums.sum(axis=1))
     if not taps.delayed:
-        return grad_inputs, totals[0], None
-    c1, c2 = totals[0], totals[1]
-    difference = c2 - c1
-    grad_weight = c1 + taps.fraction.to(dtype) * difference
-    grad_delays = taps.weight.to(dtype) * difference * taps.in_range
-    return grad_inputs, grad_weight, grad_delays
+        return totals[0], None
+    first, second = totals[0], totals[1]
+    difference = second - first
+    dtype = first.dtype
+    return first + taps.fraction.to(dtype) * difference, taps.weight.to(dtype) * difference * taps.in_range
 
 
 class CompiledLIFRecurrence(torch.autograd.Function):
