@@ -136,7 +136,7 @@ def _forward_kernel(inputs, first, second, lead, interpolate, uniform, consts, r
 
 @njit(parallel=True, cache=True)
 def _backward_kernel(grad_spikes, voltages, first, second, lead, interpolate, consts, ring_size, chunk, adjoint):
-    """J = dL/dI = dL/dx (B, T + pad, N; rows from T on stay zero) by the adjoint recursion of
+    """J = dL/dI = dL/dx (B, T, N) by the adjoint recursion of
     `LIFRecurrence.backward`, per chunk of samples with the state laid out (N, samples)."""
     batch, steps, neurons = grad_spikes.shape
     alpha, beta, gain, threshold, slope = consts[0], consts[1], consts[2], consts[3], consts[4]
@@ -200,9 +200,9 @@ def _backward_kernel(grad_spikes, voltages, first, second, lead, interpolate, co
 
 
 @njit(parallel=True, cache=True)
-def _gradient_kernel(spikes, adjoint, lead, with_second, chunk, first_sums, second_sums):
-    """Per chunk of samples, C1_ij = sum over spikes (t, i) of J_j(t + lead_ij) and C2_ij of J_j(t + lead_ij + 1)
-    (adjoint: (B, T + pad, N) with zero rows from T on)."""
+def _gradient_kernel(spikes, adjoint, lead, hi, with_second, chunk, first_sums, second_sums):
+    """Per chunk of samples, C1_ij = sum over spikes (t, i) of J_j(t + lead_ij) and C2_ij of J_j(t + lead_ij + 1),
+    J (B, T, N) counting as zero from step T on; hi = the largest lead + 1."""
     batch, steps, neurons = spikes.shape
     chunks = (batch + chunk - 1) // chunk
     for c in prange(chunks):
@@ -210,19 +210,16 @@ def _gradient_kernel(spikes, adjoint, lead, with_second, chunk, first_sums, seco
         c2 = second_sums[c]
         for b in range(c * chunk, min(batch, (c + 1) * chunk)):
             for t in range(steps):
+                inside = t + hi < steps  # every arrival step exists: no bounds to check
                 for i in range(neurons):
                     if spikes[b, t, i] == 0.0:
                         continue
-                    row1 = c1[i]
-                    if with_second:
-                        row2 = c2[i]
-                        for j in range(neurons):
-                            arrival = t + lead[i, j]
-                            row1[j] += adjoint[b, arrival, j]
-                            row2[j] += adjoint[b, arrival + 1, j]
-                    else:
-                        for j in range(neurons):
-                            row1[j] += adjoint[b, t + lead[i, j], j]
+                    for j in range(neurons):
+                        arrival = t + lead[i, j]
+                        if inside or arrival < steps:
+                            c1[i, j] += adjoint[b, arrival, j]
+                        if with_second and (inside or arrival + 1 < steps):
+                            c2[i, j] += adjoint[b, arrival + 1, j]
 
 
 # ------------------------------------------------------------------------------------------------ drivers
@@ -245,28 +242,29 @@ def compiled_backward(grad_spikes: torch.Tensor, spikes: torch.Tensor, voltages:
     """dL/dinputs (B, T, N), dL/dw (or None) and dL/dd (None without delays or when not needed)."""
     batch, steps, neurons = spikes.shape
     dtype = spikes.dtype
-    padded = np.zeros((batch, steps + taps.hi + 1, neurons), dtype=voltages.numpy().dtype)
+    adjoint = np.empty((batch, steps, neurons), dtype=voltages.numpy().dtype)
     first, second = _numpy(taps.first.to(dtype)), _numpy(taps.second.to(dtype))
     numba.set_num_threads(_threads())
-    _backward_kernel(_numpy(grad_spikes.to(dtype)), voltages.numpy(), first, second, _numpy(taps.lead),
-                     taps.interpolate, _constants(params, dtype), taps.ring_size(), _BATCH_CHUNK, padded)
-    grad_inputs = torch.from_numpy(padded)[:, :steps]
+    grad = grad_spikes.detach().to(dtype).numpy()  # any strides: the readout's gradient comes (T, B, N)-major
+    _backward_kernel(grad, voltages.numpy(), first, second, _numpy(taps.lead), taps.interpolate,
+                     _constants(params, dtype), taps.ring_size(), _BATCH_CHUNK, adjoint)
+    grad_inputs = torch.from_numpy(adjoint)
     if not need_weights:
         return grad_inputs, None, None
-    return (grad_inputs, *spike_gradients(spikes, padded, taps))
+    return (grad_inputs, *spike_gradients(spikes, adjoint, taps))
 
 
 def spike_gradients(spikes: torch.Tensor, adjoint: np.ndarray, taps: _Taps
                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """dL/dw and dL/dd (None without delays) of the delivery of `spikes` (B, T, N) through the taps, given the
-    adjoint J = dL/d(arrivals) as (B, T + pad, N) with zero rows from T on (pad >= taps.hi + 1): the sums of J at
-    each spike's arrival steps, as `DelayedTransmission.gradients` forms them."""
+    adjoint J = dL/d(arrivals) (B, T, N; zero after the last step): the sums of J at each spike's arrival steps,
+    as `DelayedTransmission.gradients` forms them."""
     batch, _, neurons = spikes.shape
     chunks = (batch + _BATCH_CHUNK - 1) // _BATCH_CHUNK
     sums = np.zeros((2 if taps.delayed else 1, chunks, neurons, neurons), dtype=adjoint.dtype)
     numba.set_num_threads(_threads())
     activity = np.ascontiguousarray(spikes.detach().numpy(), dtype=adjoint.dtype)
-    _gradient_kernel(activity, adjoint, _numpy(taps.lead), taps.delayed, _BATCH_CHUNK, sums[0], sums[-1])
+    _gradient_kernel(activity, adjoint, _numpy(taps.lead), taps.hi, taps.delayed, _BATCH_CHUNK, sums[0], sums[-1])
     totals = torch.from_numpy(sums.sum(axis=1))
     if not taps.delayed:
         return totals[0], None
