@@ -88,7 +88,7 @@ def check_supported(*tensors: torch.Tensor | None) -> None:
 
 # ------------------------------------------------------------------------------------------------ kernels
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")  # numpy's: no zero-division branch in the loops
 def _forward_kernel(inputs, first, second, lead, interpolate, uniform, consts, ring_size, spikes, voltages, record):
     """Spikes (B, T, N) and, if `record`, voltages V(t) (B, T, N) of the layer; see the module docstring."""
     batch, steps, neurons = inputs.shape
@@ -134,7 +134,7 @@ def _forward_kernel(inputs, first, second, lead, interpolate, uniform, consts, r
                             ring[(slot + 1) & mask, j] += second[i, j]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")  # numpy's: no zero-division branch in the loops
 def _backward_kernel(grad_spikes, voltages, first, second, lead, interpolate, consts, ring_size, chunk, adjoint):
     """J = dL/dI = dL/dx (B, T, N) by the adjoint recursion of
     `LIFRecurrence.backward`, per chunk of samples with the state laid out (N, samples)."""
@@ -155,6 +155,7 @@ def _backward_kernel(grad_spikes, voltages, first, second, lead, interpolate, co
             for i in range(neurons):
                 for bb in range(width):
                     grad[i, bb] = grad_spikes[b0 + bb, t, i]
+            inside = t + ring_size <= steps  # every arrival step exists (leads < ring_size)
             # recurrent adjoint: sum_j w0_ij J_j(t + lead_ij) (+ the second taps, w1_ij J_j(t + 1 + lead_ij));
             # indexed element by element (a view per synapse would cost more than its arithmetic)
             for i in range(neurons):
@@ -163,7 +164,7 @@ def _backward_kernel(grad_spikes, voltages, first, second, lead, interpolate, co
                         now[i, bb] = zero
                 for j in range(neurons):
                     arrival = t + lead[i, j]
-                    if arrival >= steps:
+                    if not inside and arrival >= steps:
                         continue
                     a = arrival & mask
                     w = first[i, j]
@@ -199,7 +200,7 @@ def _backward_kernel(grad_spikes, voltages, first, second, lead, interpolate, co
         # (the slot of step t is overwritten only after every step that reads it: leads < ring_size)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")  # numpy's: no zero-division branch in the loops
 def _gradient_kernel(spikes, adjoint, lead, hi, with_second, chunk, first_sums, second_sums):
     """Per chunk of samples, C1_ij = sum over spikes (t, i) of J_j(t + lead_ij) and C2_ij of J_j(t + lead_ij + 1),
     J (B, T, N) counting as zero from step T on; hi = the largest lead + 1."""
