@@ -5,7 +5,6 @@ resume on either backend; the switch resolves and fails as documented."""
 import io
 
 import numba
-import numpy as np
 import pytest
 import torch
 
