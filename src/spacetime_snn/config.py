@@ -16,6 +16,7 @@ from .errors import ConfigError
 DELAY_MODES = ("none", "axonal", "synaptic", "spatial")
 INTERPOLATIONS = ("linear", "round")
 GRADIENTS = ("surrogate", "eventprop")
+BACKENDS = ("auto", "torch", "compiled")  # model.backend; resolved in model/backend.py
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class ModelSettings:
     surrogate_slope: float = 10.0  # steepness of the fast-sigmoid surrogate derivative
     scale_input: bool = True  # mlGeNN EventProp's scale_i: V += (1 - beta) tau_syn/dt (1 - alpha) I (authors: on)
     init: InitSettings = field(default_factory=InitSettings)
+    # how the hidden layer's time loops run, not what they compute (same spikes and gradients to rounding):
+    # "compiled" (numba, event-driven, CPU), "torch" (the reference, any device), "auto" (compiled on CPU)
+    backend: Literal["auto", "torch", "compiled"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ def validate(settings: RunSettings) -> RunSettings:
            f"{m.max_delay_steps!r}; must be an integer >= 1")
     _check(m.delay_interpolation in INTERPOLATIONS, "model.delay_interpolation",
            f"{m.delay_interpolation!r}; allowed: {', '.join(INTERPOLATIONS)}")
+    _check(m.backend in BACKENDS, "model.backend", f"{m.backend!r}; allowed: {', '.join(BACKENDS)}")
     for key in ("tau_mem_ms", "tau_syn_ms", "threshold", "surrogate_slope"):
         value = getattr(m, key)
         _check(_is_number(value) and value > 0, f"model.{key}", f"{value!r}; must be a number > 0")

@@ -182,8 +182,9 @@ def test_backward_keeps_the_spikes_not_the_history():
 
 
 def test_surrogate_path_is_unchanged():
-    """gradient: surrogate computes exactly what the network computed before the switch existed."""
-    settings = ModelSettings(hidden=8, delay_mode="spatial", max_delay_steps=6)
+    """gradient: surrogate computes exactly what the network computed before the switch existed (on the torch
+    backend, bit for bit; the compiled one agrees to rounding: test_compiled_recurrence.py)."""
+    settings = ModelSettings(hidden=8, delay_mode="spatial", max_delay_steps=6, backend="torch")
     model = SpatialSNN(6, 3, settings, dt_ms=1.0, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         model.w_in.mul_(20.0)

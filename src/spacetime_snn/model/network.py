@@ -8,6 +8,8 @@ import torch
 from torch import nn
 
 from ..config import GRADIENTS, ModelSettings
+from .backend import resolve_backend
+from .compiled_recurrence import compiled_lif_recurrence
 from .delays import delay_propagate
 from .eventprop import event_recurrence
 from .parameterisation import SynapticDelays, make_delays
@@ -22,6 +24,8 @@ class SpatialSNN(nn.Module):
     `gradient` (train.gradient) picks the hidden layer's learning rule and, with it, its forward model:
     "surrogate" (spikes on whole steps, surrogate-gradient BPTT, `recurrence`) or "eventprop" (threshold crossings
     interpolated within the step, exact event-based gradients, `eventprop`); everything else is shared.
+    `backend` (model.backend, an attribute and not part of the state: a model saved on one backend runs on the
+    other) picks the implementation of the layer's time loops, resolved per call by `backend.resolve_backend`.
     """
 
     def __init__(self, num_inputs: int, num_outputs: int, settings: ModelSettings, dt_ms: float,
@@ -36,6 +40,7 @@ class SpatialSNN(nn.Module):
         n = settings.hidden
         self.settings = settings
         self.gradient = gradient
+        self.backend = settings.backend
         self.lif = LIFParameters(tau_mem_ms=settings.tau_mem_ms, tau_syn_ms=settings.tau_syn_ms, dt_ms=dt_ms,
                                  threshold=settings.threshold, surrogate_slope=settings.surrogate_slope,
                                  max_delay=settings.max_delay_steps,
@@ -105,13 +110,15 @@ class SpatialSNN(nn.Module):
         kernel = torch.as_tensor(readout_kernel(num_steps, self.lif.tau_mem_ms, self.lif.tau_syn_ms, self.lif.dt_ms,
                                                 self.lif.gain), dtype=w_rec.dtype, device=w_rec.device)
         kernel = kernel * self.readout_scale.to(kernel.dtype)
+        compiled = resolve_backend(self.backend, w_rec.device) == "compiled"
         if self.gradient == "eventprop":  # the readout's input, sum_t kernel(t) a(t), comes from the layer itself
-            spikes, drive = event_recurrence(inputs, batch_size, num_steps, self.scaled_input_weights(), w_rec,
-                                             self.recurrent_delays(),
-                                             kernel, self.lif)
+            layer = _compiled_event_layer() if compiled else event_recurrence
+            spikes, drive = layer(inputs, batch_size, num_steps, self.scaled_input_weights(), w_rec,
+                                  self.recurrent_delays(), kernel, self.lif)
         else:
             currents = self.input_currents(inputs, batch_size, num_steps)
-            spikes = lif_recurrence(currents, w_rec, self.recurrent_delays(), self.lif)
+            layer = compiled_lif_recurrence if compiled else lif_recurrence
+            spikes = layer(currents, w_rec, self.recurrent_delays(), self.lif)
             drive = torch.einsum("t,btn->bn", kernel, spikes)
         return drive @ self.w_out, spikes
 
@@ -121,6 +128,18 @@ class SpatialSNN(nn.Module):
 
     def trainable_count(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def _compiled_event_layer():
+    """EventProp's compiled layer (`compiled_eventprop.compiled_event_recurrence`, the same signature as
+    `eventprop.event_recurrence`); the torch one only while that module is absent from this tree."""
+    try:
+        from .compiled_eventprop import compiled_event_recurrence
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{__package__}.compiled_eventprop":
+            raise
+        return event_recurrence
+    return compiled_event_recurrence
 
 
 def _default_scales(state_dict, prefix, *_args) -> None:
