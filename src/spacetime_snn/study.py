@@ -337,6 +337,8 @@ def run_settings(config: Mapping[str, Any], condition: str, hidden: int, seed: i
     overrides = resolve_condition(config, condition, int(hidden))
     data = {key: copy.deepcopy(value) for key, value in config["data"].items() if key not in _DATA_SOURCE_KEYS}
     model = {**deep_merge(config["model"], overrides["model"]), "hidden": int(hidden)}
+    if model.get("backend") == "auto":  # the default leaves settings.json (and the run's identity) as before
+        del model["backend"]
     train = deep_merge(config["train"], overrides["train"])
     identifiers = {"study": config["study"], "condition": condition, "hidden": int(hidden), "seed": int(seed)}
     return {"data": data, "model": model, "train": train, "seed": int(seed), "run": identifiers}

@@ -13,7 +13,8 @@ from reliability_helpers import cli_in_process, merge, settings
 
 CASES = {  # id: (override of the tiny run's settings, text the message must contain)
     "unknown-key": ({"model": {"hiden": 8}},
-                    "unknown key 'model.hiden'; allowed keys here: delay_interpolation, delay_mode, dims, hidden,"),
+                    "unknown key 'model.hiden'; allowed keys here: backend, delay_interpolation, delay_mode, dims, "
+                    "hidden,"),
     "unknown-top-level-key": ({"epochs": 3},
                               "unknown key 'epochs'; allowed keys here: data, model, run, seed, train"),
     "unknown-nested-key": ({"train": {"spike_reg": {"upper": 1.0}}}, "unknown key 'train.spike_reg.upper'"),

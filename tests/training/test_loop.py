@@ -69,6 +69,22 @@ def test_resume_after_interruption_is_bit_identical(tiny_settings, tmp_path, mod
     _assert_same_run(tmp_path / "whole", tmp_path / "cut")
 
 
+@pytest.mark.parametrize("first, second", [("torch", "compiled"), ("compiled", "torch")])
+def test_a_run_interrupted_on_one_backend_resumes_on_the_other(tiny_settings, tmp_path, first, second):
+    """model.backend changes the loop, not the run: the checkpoint is resumed, not set aside, and the run ends as
+    one trained on the second backend throughout would, up to float rounding."""
+    messages = []
+    with pytest.raises(Interrupt):
+        Trainer(tiny_settings(backend=first), tmp_path / "cut", log=lambda *_: None).run(on_epoch_end=_stop_after(2))
+    Trainer(tiny_settings(backend=second), tmp_path / "cut", log=messages.append).run()
+    assert any("resumed" in m and "after epoch 2" in m for m in messages), messages
+    assert not any("set aside" in m for m in messages), messages
+    Trainer(tiny_settings(backend=second), tmp_path / "whole", log=lambda *_: None).run()
+    cut, whole = _final_state(tmp_path / "cut"), _final_state(tmp_path / "whole")
+    for key in whole:
+        torch.testing.assert_close(cut[key], whole[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
 def test_corrupt_checkpoint_falls_back_to_previous(tiny_settings, tmp_path):
     settings = tiny_settings()
     Trainer(settings, tmp_path / "whole", log=lambda *_: None).run()

@@ -260,7 +260,7 @@ class Trainer:
                     else "no readable checkpoint is left: training starts from scratch")
         for warning in warnings:
             self.log(f"warning: {warning}; {fallback}")
-        if state is not None and state["settings"] != self.settings.to_dict():
+        if state is not None and not same_run(state["settings"], self.settings.to_dict()):
             # Changed settings make this a new run (Snakemake reruns a job whose settings.json changed):
             # resuming would mix two runs, so the old checkpoints are kept aside and training starts afresh.
             moved = ", ".join(str(path) for path in run_io.set_aside_checkpoints(self.run_dir))
@@ -375,3 +375,12 @@ class Trainer:
 def train(settings: RunSettings, run_dir: str | Path, **kwargs) -> dict[str, Any]:
     """Train one run to completion (resuming if a checkpoint exists) and return its summary."""
     return Trainer(settings, run_dir, **kwargs).run()
+
+
+def same_run(saved: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Whether a checkpoint's settings are this run's: equal except for `model.backend`, which picks the loop that
+    computes the same spikes and gradients (to float rounding), so a run resumes on either backend."""
+    def without_backend(settings: dict[str, Any]) -> dict[str, Any]:
+        return {**settings, "model": {k: v for k, v in settings.get("model", {}).items() if k != "backend"}}
+
+    return without_backend(saved) == without_backend(current)
