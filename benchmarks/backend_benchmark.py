@@ -12,7 +12,7 @@ machine slows every case alike, for: no delays; spatial delays at initialisation
 per backend, compiled / torch per case. EventProp's compiled layer (`model/compiled_eventprop.py`) is used when it
 exists; otherwise its rows say "not available".
 
-Epoch estimate: an SHD epoch of spatial 128 under the surrogate rule, 62 steps of batch 256 plus the evaluation of the
+Epoch estimate: an SHD epoch of spatial 128 under each rule, 62 steps of batch 256 plus the evaluation of the
 2,264 test samples (forward only, batches of 512), in CPU seconds on one thread, per backend; with delays at
 initialisation and spread.
 
@@ -143,17 +143,15 @@ def run(args) -> dict:
                        rate_hz=1000 * samples[-1][2])
         rows.append(row)
     epochs = []
-    for d in ("init", "spread"):
-        for backend in ("torch", "compiled"):
-            case = Case("surrogate", d, backend, 256, scales[("surrogate", d)])
-            step = next(r["cpu_s"] for r in rows if r["rule"] == "surrogate" and r["delays"] == d
-                        and r["backend"] == backend and r["batch"] == 256) if 256 in args.batches else None
-            evaluation = evaluation_cpu(build(case), TEST_SAMPLES if not args.quick else EVAL_BATCH)
-            if args.quick:
-                evaluation *= TEST_SAMPLES / EVAL_BATCH
-            epochs.append({"delays": d, "backend": backend, "steps_cpu_s": None if step is None else EPOCH_STEPS * step,
-                           "evaluation_cpu_s": evaluation,
-                           "epoch_cpu_s": None if step is None else EPOCH_STEPS * step + evaluation})
+    for case in (c for c in runnable if c.batch == max(args.batches) and c.delays != "none"):
+        step = _find(rows, rule=case.rule, delays=case.delays, backend=case.backend, batch=case.batch)["cpu_s"]
+        evaluation = evaluation_cpu(build(replace(case, batch=EVAL_BATCH)),
+                                    TEST_SAMPLES if not args.quick else EVAL_BATCH)
+        if args.quick:
+            evaluation *= TEST_SAMPLES / EVAL_BATCH
+        steps = EPOCH_STEPS * step * 256 / case.batch  # 62 steps of 256 samples
+        epochs.append({"rule": case.rule, "delays": case.delays, "backend": case.backend, "steps_cpu_s": steps,
+                       "evaluation_cpu_s": evaluation, "epoch_cpu_s": steps + evaluation})
     return {"machine": machine(), "compiled_eventprop": compiled_eventprop, "rows": rows, "epochs": epochs,
             "repeats": args.repeats}
 
@@ -189,14 +187,13 @@ def print_report(result: dict) -> None:
         init, spread = _find(rows, delays="init", **keys), _find(rows, delays="spread", **keys)
         print(f"| {row['rule']} | {row['backend']} | {row['batch']} | {init['cpu_s'] / row['cpu_s']:.2f}x "
               f"| {spread['cpu_s'] / row['cpu_s']:.2f}x |")
-    print(f"\n# SHD epoch estimate, spatial 128, surrogate: {EPOCH_STEPS} steps of 256 + evaluation of {TEST_SAMPLES} "
-          f"samples (CPU s, one thread)")
-    print("| delays | backend | steps | evaluation | epoch |")
-    print("|---|---|---|---|---|")
+    print(f"\n# SHD epoch estimate, spatial 128: {EPOCH_STEPS} steps of 256 (scaled from the largest batch measured) + "
+          f"evaluation of {TEST_SAMPLES} samples (CPU s, one thread)")
+    print("| rule | delays | backend | steps | evaluation | epoch |")
+    print("|---|---|---|---|---|---|")
     for epoch in result["epochs"]:
-        steps = "-" if epoch["steps_cpu_s"] is None else f"{epoch['steps_cpu_s']:.1f}"
-        total = "-" if epoch["epoch_cpu_s"] is None else f"{epoch['epoch_cpu_s']:.1f}"
-        print(f"| {epoch['delays']} | {epoch['backend']} | {steps} | {epoch['evaluation_cpu_s']:.1f} | {total} |")
+        print(f"| {epoch['rule']} | {epoch['delays']} | {epoch['backend']} | {epoch['steps_cpu_s']:.1f} "
+              f"| {epoch['evaluation_cpu_s']:.1f} | {epoch['epoch_cpu_s']:.1f} |")
 
 
 _FIRST_CALL = """

@@ -28,18 +28,6 @@ def refused(code, out, err):
     return err
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A finished tiny run (3 epochs: checkpoint.pt holds epoch 3, checkpoint.prev.pt epoch 2)."""
-    from reliability_helpers import make_data
-    from spacetime_snn.cli import main
-
-    root = tmp_path_factory.mktemp("trained")
-    data = make_data(root / "data")
-    assert main(["train", "--settings", json.dumps(settings(data)), "--out", str(root / "run")]) == 0
-    return root / "run"
-
-
 def test_out_is_a_file_or_under_one(fresh_data, tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text("keep me")

@@ -8,11 +8,10 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 import torch
 from torch.serialization import get_unsafe_globals_in_checkpoint
 
-from reliability_helpers import assert_same_run, cli_in_process, make_data, settings
+from reliability_helpers import assert_same_run, cli_in_process
 from spacetime_snn.training import run_io
 
 
@@ -24,16 +23,6 @@ class Payload:
 
     def __reduce__(self):
         return open, (self.marker, "w")
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from spacetime_snn.cli import main
-
-    root = tmp_path_factory.mktemp("trained")
-    data = make_data(root / "data")
-    assert main(["train", "--settings", json.dumps(settings(data)), "--out", str(root / "run")]) == 0
-    return root / "run"
 
 
 def test_written_files_hold_plain_data_only(trained):
