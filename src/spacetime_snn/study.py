@@ -581,6 +581,11 @@ def table_options(config: Mapping[str, Any]) -> list[str]:
     return options({"labels": json.dumps(labels(config), ensure_ascii=False), "main": json.dumps(main)})
 
 
+def results_page_options(config: Mapping[str, Any]) -> list[str]:
+    """Options of `spacetime-snn results-page`: the labels name and order the conditions."""
+    return options({"labels": json.dumps(labels(config), ensure_ascii=False)})
+
+
 def write_settings(path: str | Path, settings: Mapping[str, Any]) -> None:
     """Write a run's settings JSON atomically, keys in the order of the contract (data, model, train, seed, run;
     run = study, condition, hidden, seed), which consumers may carry into their CSV columns."""

@@ -334,3 +334,24 @@ def test_job_resources_route_gpu_jobs_and_name_the_account(config) -> None:
     assert [prune["runtime"](None, attempt) for attempt in (1, 2)] == [120, 240]
     unnamed = study.job_resources(config, "train")  # "" = the cluster's default partition and account
     assert not {"slurm_partition", "slurm_account", "gpu_model"} & set(unnamed)
+
+
+@pytest.mark.parametrize("command, builder", [
+    ("table", study.table_options), ("claims", study.claims_options), ("results-page", study.results_page_options),
+    ("data", study.spoken_options),
+])
+def test_the_options_a_rule_passes_are_ones_its_command_takes(command, builder):
+    """Each rule's options come from a `study.*_options` function; every option it writes must exist in the CLI
+    command the rule calls (a renamed or added option fails here, not in the middle of a study)."""
+    import argparse
+
+    from spacetime_snn.cli import build_parser
+
+    config = load_config("configs/spoken.yaml" if builder is study.spoken_options else "configs/demo.yaml")
+    parser = build_parser(command)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    if builder is study.spoken_options:
+        sub = next(a for a in sub._actions if isinstance(a, argparse._SubParsersAction)).choices["spoken"]
+    known = {flag for action in sub._actions for flag in action.option_strings}
+    passed = [word for word in builder(config) if word.startswith("--")]
+    assert passed and set(passed) <= known, sorted(set(passed) - known)

@@ -27,7 +27,7 @@ rule results_page:
         study=config["study"],
         benchmarks=f"{RESULTS}/benchmarks",
         repo=workflow.basedir,
-        options=command_line(study.table_options(config)),
+        options=command_line(study.results_page_options(config)),
     log:
         f"{LOGS}/results_page.log",
     threads: rule_threads("table")
