@@ -45,6 +45,7 @@ import torch
 from numba import prange
 
 from .delays import split_delays
+from .kernel_threads import use_kernel_threads
 from .eventprop import regulariser_gain
 from .recurrence import LIFParameters
 
@@ -244,13 +245,6 @@ def _compact(offsets, rec_t, rec_n, rec_e, rec_rise, rec_drive, out_t, out_n, ou
             out_drive[begin + k] = rec_drive[b, k]
 
 
-def _threads(batch: int) -> int:
-    """Blocks of samples = threads: torch's setting at call time, at most numba's pool and the batch."""
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS, batch))
-    numba.set_num_threads(threads)
-    return threads
-
-
 def _csr(inputs: torch.Tensor, rows: int, dtype: torch.dtype):
     """Row pointers, channels and values of the coalesced sparse (B T, C) input, as numpy arrays."""
     indices = inputs.indices()
@@ -291,7 +285,7 @@ def _simulate(inputs, batch, steps, w_in, weight, delays, kernel, params: LIFPar
     scalar = np_dtype.type  # the constants in the working dtype, as torch's float32 ops use them
     constants = (scalar(params.alpha), scalar(params.beta), scalar(params.threshold), scalar(torch.finfo(dtype).tiny),
                  scalar(1.0))
-    blocks = _threads(batch)
+    blocks = use_kernel_threads(batch)
     arrays = (crow, col, val, gw_in, *taps, kernel.to(dtype).contiguous().numpy(), *constants, blocks, record)
     while True:
         rec = (np.empty((batch, capacity), np.int32), np.empty((batch, capacity), np.int32),
@@ -345,7 +339,7 @@ class CompiledEventPropRecurrence(torch.autograd.Function):
         grad_readout = (torch.zeros(batch, neurons, dtype=dtype) if grad_readout is None
                         else grad_readout.to(dtype).contiguous())
         crow, col, val = _csr(inputs, batch * steps, dtype)
-        blocks = _threads(batch)
+        blocks = use_kernel_threads(batch)
         grad_w_in = torch.zeros(blocks, *w_in.shape, dtype=dtype)
         first = torch.zeros(blocks, neurons, neurons, dtype=torch.float64)
         second = torch.zeros(blocks, neurons, neurons, dtype=torch.float64)

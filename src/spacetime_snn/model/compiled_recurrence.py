@@ -23,12 +23,12 @@ Compiled once per machine and dtype (`cache=True`; docs/architecture.md gives th
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import torch
 from numba import njit, prange
 
 from .delays import split_delays
+from .kernel_threads import use_kernel_threads
 from .recurrence import LIFParameters
 
 _BATCH_CHUNK = 64  # samples per chunk of the backward pass: long inner loops, and its ring of J fits the L2 cache
@@ -65,10 +65,6 @@ def _constants(params: LIFParameters, dtype: torch.dtype) -> np.ndarray:
     float64 literal would promote a float32 kernel's arithmetic)."""
     values = [params.alpha, params.beta, params.gain, params.threshold, params.surrogate_slope, 0.0, 1.0]
     return np.array(values, dtype=torch.empty((), dtype=dtype).numpy().dtype)
-
-
-def _threads() -> int:
-    return max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -249,7 +245,7 @@ def compiled_simulate(inputs: torch.Tensor, taps: _Taps, params: LIFParameters, 
     x = _numpy(inputs)
     spikes = np.empty_like(x)
     voltages = np.empty_like(x) if record else np.empty((0, 0, 0), dtype=x.dtype)
-    numba.set_num_threads(_threads())
+    use_kernel_threads()
     _forward_kernel(x, _numpy(taps.first.to(inputs.dtype)), _numpy(taps.second.to(inputs.dtype)),
                     _numpy(taps.lead), taps.interpolate, taps.uniform, _constants(params, inputs.dtype),
                     taps.ring_size(), spikes, voltages, record)
@@ -263,7 +259,7 @@ def compiled_backward(grad_spikes: torch.Tensor, spikes: torch.Tensor, voltages:
     dtype = spikes.dtype
     adjoint = np.empty((batch, steps, neurons), dtype=voltages.numpy().dtype)
     first, second = _numpy(taps.first.to(dtype)), _numpy(taps.second.to(dtype))
-    numba.set_num_threads(_threads())
+    use_kernel_threads()
     grad = grad_spikes.detach().to(dtype).numpy()  # any strides: the readout's gradient comes (T, B, N)-major
     _backward_kernel(grad, voltages.numpy(), first, second, _numpy(taps.lead), taps.interpolate,
                      _constants(params, dtype), taps.ring_size(), _BATCH_CHUNK, adjoint)
@@ -281,7 +277,7 @@ def spike_gradients(spikes: torch.Tensor, adjoint: np.ndarray, taps: _Taps
     batch, _, neurons = spikes.shape
     chunks = (batch + _BATCH_CHUNK - 1) // _BATCH_CHUNK
     sums = np.zeros((2 if taps.delayed else 1, chunks, neurons, neurons), dtype=adjoint.dtype)
-    numba.set_num_threads(_threads())
+    use_kernel_threads()
     activity = np.ascontiguousarray(spikes.detach().numpy(), dtype=adjoint.dtype)
     _gradient_kernel(activity, adjoint, _numpy(taps.lead), taps.hi, taps.delayed, _BATCH_CHUNK, sums[0], sums[-1])
     totals = torch.from_numpy(sums.sum(axis=1))
