@@ -34,6 +34,7 @@ def _accuracy() -> pd.DataFrame:
     accuracy["rate_outside_window"] = False
     accuracy["delay_clamp_share_last"] = accuracy["delay_mode"].map({"spatial": 0.1, "synaptic": 0.5}).astype(float)
     accuracy["device"] = "cpu"
+    accuracy["backend"] = "compiled"
     first = (accuracy["condition"] == "spatial") & (accuracy["hidden"] == 128) & (accuracy["seed"] == 0)
     accuracy.loc[first, "train_seconds"] = float("nan")  # falls back to its benchmark file: 999 s
     accuracy.loc[first, "train_cpu_seconds"] = float("nan")
@@ -94,6 +95,7 @@ def test_the_page_names_commit_machine_and_includes_table1(page, results):
     assert page.startswith("# Results of study `shd`")
     assert "- **Commit:** abc123" in page and "- **CPU:** Test CPU, 2 logical cores" in page
     assert "- **Trained on:** cpu" in page
+    assert "- **Time loops:** compiled (model.backend of the runs" in page
     assert (results / "tables" / "table1.md").read_text().strip() in page
     assert "Seeds (n)" in page
 

@@ -326,6 +326,10 @@ def render(results_dir: str | os.PathLike, study: str, labels: Mapping[str, str]
     devices = sorted(accuracy["device"].dropna().astype(str).unique()) if "device" in accuracy else []
     if devices:
         lines.append(f"- **Trained on:** {', '.join(devices)} (torch device of the runs)")
+    backends = sorted(accuracy["backend"].dropna().astype(str).unique()) if "backend" in accuracy else []
+    if backends:
+        lines.append(f"- **Time loops:** {', '.join(backends)} (model.backend of the runs: the backends agree to "
+                     f"float rounding per step, not over a whole training)")
     lines += ["", "## Table 1", "", table1_path.read_text(encoding="utf-8").strip(), "",
               "## The paper's claims", "", *claims_section(claims), "",
               "## Figures", "", *_figure_lines(results_dir),

@@ -22,6 +22,7 @@ from ..data.checks import check_shift, class_warnings
 from ..data.batching import iterate_batches
 from ..data.splits import validation_split
 from ..errors import DivergenceError
+from ..model.backend import resolve_backend
 from ..model.network import SpatialSNN
 from . import run_io
 from .build import build_model, data_paths, load_data
@@ -363,6 +364,7 @@ class Trainer:
             "seconds_per_epoch": (float(np.mean([r["seconds"] for r in self.rows if r["epoch"] > 0]))
                                   if len(self.rows) > 1 else 0.0),
             "device": str(self.device),
+            "backend": resolve_backend(self.settings.model.backend, self.device),  # of the last attempt
             "delay_clamp_share": best_row.get("delay_clamp_share"),  # of the selected model; None without delays
             **self._end_of_run(),
         }
