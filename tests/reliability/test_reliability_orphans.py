@@ -28,7 +28,7 @@ def test_workers_die_with_the_command(tmp_path, signum):
     out, log = tmp_path / "spoken", tmp_path / "spoken.log"
     with open(log, "w") as handle:  # a file, not a pipe: an orphan holding the pipe would block the reading
         process = subprocess.Popen(
-            [*cli_command(), "data", "spoken", "--out", str(out), "--num-train", "20", "--num-test", "20",
+            [*cli_command(), "data", "spoken", "--out", str(out), "--num-train", "80", "--num-test", "80",
              "--channels", "16", "--threads", "2"],
             stdout=handle, stderr=subprocess.STDOUT, env=quiet_env(), start_new_session=True)
     workers: list[int] = []
@@ -39,7 +39,8 @@ def test_workers_die_with_the_command(tmp_path, signum):
             assert time.monotonic() < deadline, "the workers never started"
             time.sleep(0.05)
             workers = [pid for pid in descendants(process.pid) if alive(pid)]
-        time.sleep(1.0)  # the workers are inside their first chunk (each takes several seconds)
+        time.sleep(1.0)  # the workers are inside their first chunks (each takes seconds; 6 chunks for 2 workers, so
+        # the command cannot have finished however fast the machine: it must be stopped by the signal)
         # SIGINT as a terminal sends it: to the whole foreground process group, workers included
         os.killpg(process.pid, signum) if signum == signal.SIGINT else process.send_signal(signum)
         process.wait(timeout=30)
