@@ -23,6 +23,12 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+def _as_in_a_terminal() -> None:
+    """SIGINT handled as in a terminal's foreground job: a suite started in the background of a non-interactive
+    shell (`pytest ... &`, as CI may be) ignores SIGINT, and its children would inherit that and never see Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT], ids=["SIGKILL", "SIGTERM", "SIGINT"])
 def test_workers_die_with_the_command(tmp_path, signum):
     out, log = tmp_path / "spoken", tmp_path / "spoken.log"
@@ -30,7 +36,8 @@ def test_workers_die_with_the_command(tmp_path, signum):
         process = subprocess.Popen(
             [*cli_command(), "data", "spoken", "--out", str(out), "--num-train", "80", "--num-test", "80",
              "--channels", "16", "--threads", "2"],
-            stdout=handle, stderr=subprocess.STDOUT, env=quiet_env(), start_new_session=True)
+            stdout=handle, stderr=subprocess.STDOUT, env=quiet_env(), start_new_session=True,
+            preexec_fn=_as_in_a_terminal)
     workers: list[int] = []
     try:
         deadline = time.monotonic() + 60
