@@ -9,8 +9,7 @@ scaled so that the hidden neurons fire at ~20 Hz (2 % of the steps). Per backend
 `SpatialSNN` and a cross-entropy loss, no optimiser), median over repeats interleaved round-robin so that a busy
 machine slows every case alike, for: no delays; spatial delays at initialisation (positions uniform in [-1, 1]^2,
 0-2.8 steps); spatial delays spread over 0-62 steps (positions scaled by 62 / (2 sqrt 2)). Ratios: spatial / none
-per backend, compiled / torch per case. EventProp's compiled layer (`model/compiled_eventprop.py`) is used when it
-exists; otherwise its rows say "not available".
+per backend, compiled / torch per case.
 
 Epoch estimate: an SHD epoch of spatial 128 under each rule, 62 steps of batch 256 plus the evaluation of the
 2,264 test samples (forward only, batches of 512), in CPU seconds on one thread, per backend; with delays at
@@ -74,14 +73,6 @@ def build(case: Case):
     return model
 
 
-def compiled_eventprop_available() -> bool:
-    try:
-        import spacetime_snn.model.compiled_eventprop  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
 def calibrate(case: Case, batch: int = 16, iterations: int = 12) -> float:
     """Input weight scale that makes this case fire at TARGET_RATE (bisection in log scale, a small batch)."""
     inputs, _ = shd_like_batch(replace(SHD, batch=batch), seed=5)
@@ -119,31 +110,27 @@ def evaluation_cpu(model, samples: int) -> float:
 
 def run(args) -> dict:
     torch.set_num_threads(1)
-    compiled_eventprop = compiled_eventprop_available()
     rules = ["surrogate"] if args.quick else ["surrogate", "eventprop"]
     delays = ["none", "init", "spread"]
     scales = {(rule, d): calibrate(Case(rule, d, "auto", 16)) for rule in rules for d in delays}
     cases = [Case(rule, d, backend, batch, scales[(rule, d)])
              for batch in args.batches for rule in rules for d in delays for backend in ("torch", "compiled")]
-    runnable = [c for c in cases if not (c.rule == "eventprop" and c.backend == "compiled" and not compiled_eventprop)]
     data = {batch: shd_like_batch(replace(SHD, batch=batch), seed=0) for batch in args.batches}
-    models = {case: build(case) for case in runnable}
-    for case in runnable:  # warm-up (compilation, allocator)
+    models = {case: build(case) for case in cases}
+    for case in cases:  # warm-up (compilation, allocator)
         train_step(models[case], *data[case.batch], case.batch)
-    times = {case: [] for case in runnable}
+    times = {case: [] for case in cases}
     for _ in range(args.repeats):
-        for case in runnable:
+        for case in cases:
             times[case].append(train_step(models[case], *data[case.batch], case.batch))
     rows = []
     for case in cases:
-        row = {"rule": case.rule, "delays": case.delays, "backend": case.backend, "batch": case.batch}
-        if case in times:
-            samples = times[case]
-            row.update(wall_s=statistics.median(s[0] for s in samples), cpu_s=statistics.median(s[1] for s in samples),
-                       rate_hz=1000 * samples[-1][2])
-        rows.append(row)
+        samples = times[case]
+        rows.append({"rule": case.rule, "delays": case.delays, "backend": case.backend, "batch": case.batch,
+                     "wall_s": statistics.median(s[0] for s in samples),
+                     "cpu_s": statistics.median(s[1] for s in samples), "rate_hz": 1000 * samples[-1][2]})
     epochs = []
-    for case in (c for c in runnable if c.batch == max(args.batches) and c.delays != "none"):
+    for case in (c for c in cases if c.batch == max(args.batches) and c.delays != "none"):
         step = _find(rows, rule=case.rule, delays=case.delays, backend=case.backend, batch=case.batch)["cpu_s"]
         evaluation = evaluation_cpu(build(replace(case, batch=EVAL_BATCH)),
                                     TEST_SAMPLES if not args.quick else EVAL_BATCH)
@@ -152,7 +139,7 @@ def run(args) -> dict:
         steps = EPOCH_STEPS * step * 256 / case.batch  # 62 steps of 256 samples
         epochs.append({"rule": case.rule, "delays": case.delays, "backend": case.backend, "steps_cpu_s": steps,
                        "evaluation_cpu_s": evaluation, "epoch_cpu_s": steps + evaluation})
-    return {"machine": machine(), "compiled_eventprop": compiled_eventprop, "rows": rows, "epochs": epochs,
+    return {"machine": machine(), "rows": rows, "epochs": epochs,
             "repeats": args.repeats}
 
 
@@ -170,8 +157,8 @@ def print_report(result: dict) -> None:
         if row["backend"] != "torch":
             continue
         other = _find(rows, rule=row["rule"], delays=row["delays"], batch=row["batch"], backend="compiled")
-        compiled = f"{other['cpu_s']:.3f}" if "cpu_s" in other else "not available"
-        ratio = f"{other['cpu_s'] / row['cpu_s']:.2f}x" if "cpu_s" in other else "-"
+        compiled = f"{other['cpu_s']:.3f}"
+        ratio = f"{other['cpu_s'] / row['cpu_s']:.2f}x"
         print(f"| {row['rule']} | {row['delays']} | {row['batch']} | {row['cpu_s']:.3f} | {compiled} | {ratio} "
               f"| {row['rate_hz']:.1f} |")
     print("\n(CPU seconds per training step; wall clock in --json.)\n")
@@ -181,9 +168,6 @@ def print_report(result: dict) -> None:
         if row["delays"] != "none":
             continue
         keys = dict(rule=row["rule"], backend=row["backend"], batch=row["batch"])
-        if "cpu_s" not in row:
-            print(f"| {row['rule']} | {row['backend']} | {row['batch']} | not available | not available |")
-            continue
         init, spread = _find(rows, delays="init", **keys), _find(rows, delays="spread", **keys)
         print(f"| {row['rule']} | {row['backend']} | {row['batch']} | {init['cpu_s'] / row['cpu_s']:.2f}x "
               f"| {spread['cpu_s'] / row['cpu_s']:.2f}x |")

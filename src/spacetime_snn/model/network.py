@@ -9,6 +9,7 @@ from torch import nn
 
 from ..config import GRADIENTS, ModelSettings
 from .backend import resolve_backend
+from .compiled_eventprop import compiled_event_recurrence
 from .compiled_recurrence import compiled_lif_recurrence
 from .delays import delay_propagate
 from .eventprop import event_recurrence
@@ -112,7 +113,7 @@ class SpatialSNN(nn.Module):
         kernel = kernel * self.readout_scale.to(kernel.dtype)
         compiled = resolve_backend(self.backend, w_rec.device) == "compiled"
         if self.gradient == "eventprop":  # the readout's input, sum_t kernel(t) a(t), comes from the layer itself
-            layer = _compiled_event_layer() if compiled else event_recurrence
+            layer = compiled_event_recurrence if compiled else event_recurrence
             spikes, drive = layer(inputs, batch_size, num_steps, self.scaled_input_weights(), w_rec,
                                   self.recurrent_delays(), kernel, self.lif)
         else:
@@ -128,18 +129,6 @@ class SpatialSNN(nn.Module):
 
     def trainable_count(self) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
-
-
-def _compiled_event_layer():
-    """EventProp's compiled layer (`compiled_eventprop.compiled_event_recurrence`, the same signature as
-    `eventprop.event_recurrence`); the torch one only while that module is absent from this tree."""
-    try:
-        from .compiled_eventprop import compiled_event_recurrence
-    except ModuleNotFoundError as missing:
-        if missing.name != f"{__package__}.compiled_eventprop":
-            raise
-        return event_recurrence
-    return compiled_event_recurrence
 
 
 def _default_scales(state_dict, prefix, *_args) -> None:
