@@ -46,7 +46,7 @@ AGGREGATED_TABLES = ("accuracy", *TABLE_PRODUCER)
 FIGURE_TABLES: dict[str, tuple[str, ...]] = {
     "fig1": ("input_raster", "input_maps", "input_maps_time", "ridge"),
     "fig2": ("network_nodes", "network_edges", "training_dynamics", "control_metrics"),
-    "fig3": ("pruning", "delay_histogram", "pruned_graph"),
+    "fig3": ("pruning", "delay_histogram", "pruned_graph", "final_metrics"),
     "fig4": ("accuracy",),
 }
 FIGURE_GRID = {"fig1": "main", "fig2": "main", "fig3": "main", "fig4": "architecture"}
@@ -555,6 +555,7 @@ def figure_options(config: Mapping[str, Any], figure: str) -> list[str]:
         values["binary_keep_fraction"] = config["analysis"]["binary_keep_fraction"]
     if figure == "fig3":
         values.update(figures["fig3"])
+        values["clamp_steps"] = config["model"]["max_delay_steps"]
     if figure in ("fig2", "fig3"):
         values["self_connections"] = config["analysis"]["self_connections"]
     return options(values)

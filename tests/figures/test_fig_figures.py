@@ -281,3 +281,28 @@ def test_fig1_time_bins_are_ranges_and_every_bin_is_shown_while_they_fit():
     many = pd.DataFrame({"time_ms": np.arange(20) * 50.0})
     windows, width, stride = fig1._time_windows(many, 5)
     assert stride == 4 and windows == [0.0, 200.0, 400.0, 600.0, 800.0]
+
+
+def _b1(fig):
+    return next(ax for ax in fig.axes if ax.get_title(loc="left").startswith(r"$\bf{B1}"))
+
+
+def test_fig3_gives_each_conditions_share_of_delays_at_the_clamp(tables, main_labels, colors):
+    """B1 names every condition's share of delays held at the clamp (mean over seeds, largest run) and marks the
+    clamp only where a delay sits there."""
+    metrics = tables["final_metrics"]
+    shares = [{**row, "metric": "delay_clamp_max_share", "value": value}
+              for row, value in zip(metrics.drop_duplicates(subset=["condition", "seed"])
+                                    [["study", "condition", "hidden", "seed"]].to_dict("records"),
+                                    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 0.2])]
+    assert len(shares) == 9
+    with_shares = pd.concat([metrics, pd.DataFrame(shares)], ignore_index=True)
+    b1 = _b1(_fig3(tables, main_labels, colors, final_metrics=with_shares, clamp_steps=62))
+    texts = [text.get_text() for text in b1.texts]
+    assert any("62 ms" in text for text in texts)
+    assert f"{main_labels['spatial_cost']}: 20.0 % (30.0 %)" in texts
+    assert f"{main_labels['synaptic']}: 0.0 % (0.0 %)" in texts
+    assert [line.get_xdata()[0] for line in b1.lines] == [62.0]
+    nobody = with_shares.assign(value=lambda f: f["value"].where(f["metric"] != "delay_clamp_max_share", 0.0))
+    assert not _b1(_fig3(tables, main_labels, colors, final_metrics=nobody, clamp_steps=62)).lines
+    assert not _b1(_fig3(tables, main_labels, colors)).texts  # no final_metrics: nothing claimed

@@ -233,7 +233,8 @@ def test_analyses_run_on_the_runs_their_figures_draw(config) -> None:
 def test_figures_depend_only_on_their_tables(config) -> None:
     assert study.figure_inputs(config, "fig3") == [
         "results/shd/aggregated/pruning.csv", "results/shd/aggregated/delay_histogram.csv",
-        "results/shd/aggregated/pruned_graph.csv"]
+        "results/shd/aggregated/pruned_graph.csv", "results/shd/aggregated/final_metrics.csv"]
+    assert "--clamp-steps" in study.figure_options(config, "fig3")
     drawn = {table for tables in study.FIGURE_TABLES.values() for table in tables}
     assert drawn <= set(study.AGGREGATED_TABLES)
     accuracy = study.table_inputs(config, "accuracy")

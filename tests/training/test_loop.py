@@ -45,6 +45,8 @@ def test_run_writes_every_output(tiny_settings, tmp_path):
     assert list(log.columns) == list(run_io.LOG_COLUMNS) and log["epoch"].tolist() == [0, 1, 2, 3]
     assert log["spike_rate_hz"].gt(0).all()
     assert log.loc[0, ["loss", "train_accuracy"]].isna().all()  # epoch 0: the untrained network on the test set
+    trained = log[log["epoch"] > 0]
+    assert (trained["grad_norm_median"] > 0).all() and (trained["grad_norm_max"] >= trained["grad_norm_median"]).all()
     assert summary["initial_spike_rate_hz"] == pytest.approx(log.loc[0, "spike_rate_hz"])
     snaps = run_io.load_snapshots(tmp_path)
     assert snaps["epochs"].tolist() == [0, 1, 2, 3]

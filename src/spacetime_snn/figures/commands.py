@@ -77,6 +77,7 @@ def _run_figure(args: argparse.Namespace) -> None:
         figure = fig3.figure3(read("pruning"), read("delay_histogram"), read("pruned_graph"), hidden=args.hidden,
                               dt_ms=args.dt_ms, histogram_scale=args.histogram_scale,
                               histogram_bins=args.histogram_bins, self_connections=args.self_connections,
+                              final_metrics=read("final_metrics", required=False), clamp_steps=args.clamp_steps,
                               **common)
     else:
         figure = fig4.figure4(read("accuracy"), **common)
@@ -198,6 +199,8 @@ def _figure_parsers(figure: argparse.ArgumentParser) -> None:
                        help="y axis of the delay histogram (B); linear is the authors' [linear]")
     three.add_argument("--histogram-bins", type=int, default=50,
                        help="about this many equal delay bins from 0 to the longest delay [50]")
+    three.add_argument("--clamp-steps", type=float, default=None,
+                       help="model.max_delay_steps: marked on B1 with the share of delays held there [unmarked]")
     which.add_parser("fig4", parents=[common], help="accuracy vs trainable parameters")
 
 

@@ -102,6 +102,31 @@ def _delay_histogram(ax: Axes, histogram: pd.DataFrame, network: str, labels: Ma
     ax.set_ylabel(f"Connections per network\n(mean over seeds; {scale})")
 
 
+def _clamp_note(ax: Axes, final_metrics: pd.DataFrame | None, clamp_steps: float | None,
+                labels: Mapping[str, str], colors: Mapping[str, str], dt_ms: float) -> None:
+    """Say per condition which share of its trained delays sits at the clamp (the longest delay a connection can
+    have, where no gradient reaches it): mean over seeds (largest run); where any does, mark the clamp dotted."""
+    if final_metrics is None or final_metrics.empty:
+        return
+    shares = final_metrics[final_metrics["metric"] == "delay_clamp_max_share"].dropna(subset=["value"])
+    lines = []
+    for condition in labels:
+        values = 100 * shares.loc[shares["condition"] == condition, "value"].to_numpy(float)
+        if values.size:
+            lines.append((condition, f"{labels[condition]}: {values.mean():.1f} % ({values.max():.1f} %)"))
+    if not lines:
+        return
+    at_clamp = clamp_steps is not None and float(shares["value"].max()) > 0
+    if at_clamp:
+        ax.axvline(clamp_steps * dt_ms, color="0.45", linestyle=":", linewidth=1.0)
+    where = f" ≥ {clamp_steps * dt_ms:g} ms" + (", dotted" if at_clamp else "") if clamp_steps is not None else ""
+    ax.text(0.98, 0.97, f"at the clamp{where}: mean (largest run)", transform=ax.transAxes, ha="right",
+            va="top", fontsize=FONT_SIZE - 1.5)
+    for row, (condition, text) in enumerate(lines, start=1):
+        ax.text(0.98, 0.97 - 0.1 * row, text, transform=ax.transAxes, ha="right", va="top",
+                fontsize=FONT_SIZE - 1.5, color=colors[condition])
+
+
 def _pruned_metric(ax: Axes, graph: pd.DataFrame, column: str, labels: Mapping[str, str],
                    colors: Mapping[str, str]) -> None:
     """Mean ± sd over seeds of the trained networks' pruned graph; dashed: their initial networks (undefined
@@ -142,9 +167,12 @@ def _key(fig: Figure, labels: Mapping[str, str], colors: Mapping[str, str], seed
 def figure3(pruning: pd.DataFrame, delay_histogram: pd.DataFrame, pruned_graph: pd.DataFrame, *,
             labels: Mapping[str, str], colors: Mapping[str, str] | None = None, hidden: int | None = None,
             dt_ms: float = 1.0, histogram_scale: str = "linear", histogram_bins: int = 50,
-            self_connections: str = "keep") -> Figure:
+            self_connections: str = "keep", final_metrics: pd.DataFrame | None = None,
+            clamp_steps: float | None = None) -> Figure:
     """All panels show the conditions of `labels` (mean ± sd over seeds) at one hidden size, with their controls
-    dashed. `self_connections` only names what the histogram and the graphs count."""
+    dashed. `self_connections` only names what the histogram and the graphs count. With `final_metrics`
+    (its delay_clamp_max_share rows) and `clamp_steps` (model.max_delay_steps), B1 marks the clamp and gives each
+    condition's share of delays held there."""
     colors = check_labels(labels, colors)
     if histogram_scale not in HISTOGRAM_SCALES:
         raise ConfigError(f"histogram_scale must be one of {HISTOGRAM_SCALES}, got {histogram_scale!r}")
@@ -161,6 +189,9 @@ def figure3(pruning: pd.DataFrame, delay_histogram: pd.DataFrame, pruned_graph: 
     histogram = select(delay_histogram, "delay_histogram.csv", hidden=hidden)
     graph = select(pruned_graph, "pruned_graph.csv", hidden=hidden)
     seeds = pruning.groupby("condition")["seed"].nunique().to_dict()
+    if final_metrics is not None:
+        require_columns(final_metrics, "final_metrics.csv", _RUN + ("metric", "value"))
+        final_metrics = select(final_metrics, "final_metrics.csv", hidden=hidden)
 
     fig = new_figure(9.5, 8.6)
     grid = fig.add_gridspec(2, 2, height_ratios=[1.15, 1])
@@ -179,6 +210,7 @@ def figure3(pruning: pd.DataFrame, delay_histogram: pd.DataFrame, pruned_graph: 
     ax_a2.tick_params(labelleft=False)
     _delay_histogram(ax_b, histogram, "trained", labels, colors, dt_ms, histogram_scale, histogram_bins)
     ax_b.tick_params(labelbottom=False)
+    _clamp_note(ax_b, final_metrics, clamp_steps, labels, colors, dt_ms)
     _delay_histogram(ax_b2, histogram, INITIAL, labels, colors, dt_ms, histogram_scale, histogram_bins)
     ax_b2.set_xlabel("Delay (ms)")
     _pruned_metric(ax_c, graph, "modularity", labels, colors)

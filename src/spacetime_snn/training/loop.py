@@ -154,6 +154,7 @@ class Trainer:
         total_loss = correct = seen = 0.0
         spike_count = torch.zeros(self.model.w_rec.shape[0], device=self.device)
         steps = 0
+        grad_norms: list[float] = []
         batches = iterate_batches(augmented, train.batch_size, shuffle=True, rng=rng, device=self.device)
         if self.progress:
             from tqdm import tqdm
@@ -176,6 +177,7 @@ class Trainer:
             for param in self.model.parameters():
                 if param.grad is not None:
                     _check_finite(param.grad, "a gradient", self.epoch, index, self.run_dir)
+            grad_norms.append(_weight_gradient_norm(self.model))
             self.weight_opt.step()
             if self.delay_opt is not None:
                 self.delay_opt.step()
@@ -191,7 +193,8 @@ class Trainer:
             self.model.w_in[:, spike_count == 0] += train.dead_neuron_boost
         seconds_of_data = seen * steps * self.settings.data.dt_ms / 1000.0
         return {"loss": total_loss / seen, "train_accuracy": correct / seen,
-                "spike_rate_hz": float(spike_count.sum()) / (seconds_of_data * spike_count.numel())}
+                "spike_rate_hz": float(spike_count.sum()) / (seconds_of_data * spike_count.numel()),
+                "grad_norm_median": float(np.median(grad_norms)), "grad_norm_max": float(np.max(grad_norms))}
 
     def _log_rule_settings(self) -> None:
         """Say when the surrogate gradient trains with other settings than the condition's (config.rule_settings)."""
@@ -377,6 +380,13 @@ class Trainer:
 def train(settings: RunSettings, run_dir: str | Path, **kwargs) -> dict[str, Any]:
     """Train one run to completion (resuming if a checkpoint exists) and return its summary."""
     return Trainer(settings, run_dir, **kwargs).run()
+
+
+def _weight_gradient_norm(model: torch.nn.Module) -> float:
+    """The Euclidean norm of this batch's gradient over the weights (input, recurrent, output): the log's
+    median and maximum per epoch show whether a jump in the loss follows a burst in the gradient."""
+    return float(torch.sqrt(sum(param.grad.detach().pow(2).sum() for param in model.weight_parameters()
+                                if param.grad is not None)))
 
 
 def same_run(saved: dict[str, Any], current: dict[str, Any]) -> bool:
