@@ -100,6 +100,9 @@ class TrainSettings:
     # the rate, and fractional delays, whose gradient is the forward pass's own
     surrogate_spike_reg: SpikeRegSettings | None = None
     surrogate_delay_interpolation: Literal["linear", "round"] | None = None
+    # ours, surrogate gradient only: a batch whose gradient norm exceeds this factor times the previous epoch's
+    # median norm is scaled down to it (the rare bursts of BPTT through the recurrent loops; None: never clipped)
+    surrogate_clip_factor: float | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,8 @@ def validate(settings: RunSettings) -> RunSettings:
     for block in ("spike_reg", "surrogate_spike_reg"):
         for key, value in dataclasses.asdict(getattr(t, block) or SpikeRegSettings()).items():
             _check(_is_number(value) and value >= 0, f"train.{block}.{key}", f"{value!r}; must be a number >= 0")
+    _check(t.surrogate_clip_factor is None or (_is_number(t.surrogate_clip_factor) and t.surrogate_clip_factor > 1),
+           "train.surrogate_clip_factor", f"{t.surrogate_clip_factor!r}; must be a number > 1, or null (no clipping)")
     _check(t.surrogate_delay_interpolation in (None, *INTERPOLATIONS), "train.surrogate_delay_interpolation",
            f"{t.surrogate_delay_interpolation!r}; allowed: null, {', '.join(INTERPOLATIONS)}")
     _check(isinstance(t.distance_cost_moves_positions, bool), "train.distance_cost_moves_positions",

@@ -331,6 +331,9 @@ def resolve_condition(config: Mapping[str, Any], name: str, hidden: int | None =
     return resolved
 
 
+SURROGATE_ONLY = ("surrogate_spike_reg", "surrogate_delay_interpolation", "surrogate_clip_factor")
+
+
 def run_settings(config: Mapping[str, Any], condition: str, hidden: int, seed: int) -> dict[str, Any]:
     """The settings `spacetime-snn train --settings` reads (docs/architecture.md, "Run settings"):
     the defaults, then the condition's overrides (with those for this hidden size), then the size and seed."""
@@ -340,6 +343,8 @@ def run_settings(config: Mapping[str, Any], condition: str, hidden: int, seed: i
     if model.get("backend") == "auto":  # the default leaves settings.json (and the run's identity) as before
         del model["backend"]
     train = deep_merge(config["train"], overrides["train"])
+    if train.get("gradient") == "eventprop":  # settings only the surrogate rule reads are not part of the run
+        train = {key: value for key, value in train.items() if key not in SURROGATE_ONLY}
     identifiers = {"study": config["study"], "condition": condition, "hidden": int(hidden), "seed": int(seed)}
     return {"data": data, "model": model, "train": train, "seed": int(seed), "run": identifiers}
 

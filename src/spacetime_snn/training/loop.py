@@ -155,6 +155,8 @@ class Trainer:
         spike_count = torch.zeros(self.model.w_rec.shape[0], device=self.device)
         steps = 0
         grad_norms: list[float] = []
+        clip_at = self._clip_limit()
+        clipped = 0
         batches = iterate_batches(augmented, train.batch_size, shuffle=True, rng=rng, device=self.device)
         if self.progress:
             from tqdm import tqdm
@@ -177,7 +179,13 @@ class Trainer:
             for param in self.model.parameters():
                 if param.grad is not None:
                     _check_finite(param.grad, "a gradient", self.epoch, index, self.run_dir)
-            grad_norms.append(_weight_gradient_norm(self.model))
+            norm = _weight_gradient_norm(self.model)
+            grad_norms.append(norm)  # before clipping: the log shows the bursts
+            if clip_at is not None and norm > clip_at:
+                for param in self.model.parameters():
+                    if param.grad is not None:
+                        param.grad.mul_(clip_at / norm)
+                clipped += 1
             self.weight_opt.step()
             if self.delay_opt is not None:
                 self.delay_opt.step()
@@ -194,7 +202,21 @@ class Trainer:
         seconds_of_data = seen * steps * self.settings.data.dt_ms / 1000.0
         return {"loss": total_loss / seen, "train_accuracy": correct / seen,
                 "spike_rate_hz": float(spike_count.sum()) / (seconds_of_data * spike_count.numel()),
-                "grad_norm_median": float(np.median(grad_norms)), "grad_norm_max": float(np.max(grad_norms))}
+                "grad_norm_median": float(np.median(grad_norms)), "grad_norm_max": float(np.max(grad_norms)),
+                "clipped_batches": clipped}
+
+    def _clip_limit(self) -> float | None:
+        """The gradient norm above which this epoch's batches are scaled down: train.surrogate_clip_factor times
+        the previous epoch's median norm, under the surrogate gradient from epoch 2 on (None: no clipping).
+        Relative to the run's own typical norm, as AutoClip (Seetharaman et al. 2020), so one factor serves every
+        task and condition; the previous epoch's median is in the log, so a resumed run clips alike."""
+        train = self.settings.train
+        if train.gradient != "surrogate" or train.surrogate_clip_factor is None:
+            return None
+        previous = self.rows[-1].get("grad_norm_median") if self.rows else None
+        if previous is None or not np.isfinite(previous) or previous <= 0:
+            return None
+        return train.surrogate_clip_factor * float(previous)
 
     def _log_rule_settings(self) -> None:
         """Say when the surrogate gradient trains with other settings than the condition's (config.rule_settings)."""
@@ -209,6 +231,9 @@ class Trainer:
         if train.surrogate_delay_interpolation is not None:
             self.log(f"surrogate gradient: {self.settings.model.delay_interpolation} delay interpolation "
                      f"(train.surrogate_delay_interpolation); null keeps model.delay_interpolation")
+        if train.surrogate_clip_factor is not None:
+            self.log(f"surrogate gradient: a batch's gradient is scaled down to {train.surrogate_clip_factor:g}x the "
+                     f"previous epoch's median norm where it exceeds it (train.surrogate_clip_factor); null: never")
 
     def _initial_row(self) -> dict[str, Any]:
         """Epoch 0 of the log: the untrained network's test accuracy and hidden firing rate (on the test set)."""

@@ -32,9 +32,10 @@ TRAIN_LOG = "train.log"
 LOCK = "train.lock"  # held while a `spacetime-snn train` process writes the run (RunLock)
 OUTPUTS = (MODEL, LOG, SNAPSHOTS, SUMMARY)  # what the training rule declares; written last, once training ended
 # delay_clamp_share: share of recurrent delays at the clamp (empty without delays; loop.Trainer._clamp_share);
-# grad_norm_median / grad_norm_max: the epoch's batches' gradient norm over the weights (what a jump follows)
+# grad_norm_median / grad_norm_max: the epoch's batches' gradient norm over the weights (what a jump follows),
+# before clipping; clipped_batches: how many of them train.surrogate_clip_factor scaled down
 LOG_COLUMNS = ("epoch", "loss", "train_accuracy", "val_accuracy", "test_accuracy", "spike_rate_hz",
-               "delay_clamp_share", "grad_norm_median", "grad_norm_max", "seconds")
+               "delay_clamp_share", "grad_norm_median", "grad_norm_max", "clipped_batches", "seconds")
 
 
 @dataclass
