@@ -181,11 +181,7 @@ class Trainer:
                     _check_finite(param.grad, "a gradient", self.epoch, index, self.run_dir)
             norm = _weight_gradient_norm(self.model)
             grad_norms.append(norm)  # before clipping: the log shows the bursts
-            if clip_at is not None and norm > clip_at:
-                for param in self.model.parameters():
-                    if param.grad is not None:
-                        param.grad.mul_(clip_at / norm)
-                clipped += 1
+            clipped += _clip_gradients(self.model, norm, clip_at)
             self.weight_opt.step()
             if self.delay_opt is not None:
                 self.delay_opt.step()
@@ -412,6 +408,16 @@ def _weight_gradient_norm(model: torch.nn.Module) -> float:
     median and maximum per epoch show whether a jump in the loss follows a burst in the gradient."""
     return float(torch.sqrt(sum(param.grad.detach().pow(2).sum() for param in model.weight_parameters()
                                 if param.grad is not None)))
+
+
+def _clip_gradients(model: torch.nn.Module, norm: float, limit: float | None) -> bool:
+    """Scale every gradient (weights and delays alike) by limit / norm where the weights' norm exceeds the limit."""
+    if limit is None or norm <= limit:
+        return False
+    for param in model.parameters():
+        if param.grad is not None:
+            param.grad.mul_(limit / norm)
+    return True
 
 
 def same_run(saved: dict[str, Any], current: dict[str, Any]) -> bool:
