@@ -35,6 +35,7 @@ def _accuracy() -> pd.DataFrame:
     accuracy["delay_clamp_share_last"] = accuracy["delay_mode"].map({"spatial": 0.1, "synaptic": 0.5}).astype(float)
     accuracy["device"] = "cpu"
     accuracy["backend"] = "compiled"
+    accuracy["rate_last_epoch_hz"] = 12.0 + accuracy["seed"]
     first = (accuracy["condition"] == "spatial") & (accuracy["hidden"] == 128) & (accuracy["seed"] == 0)
     accuracy.loc[first, "train_seconds"] = float("nan")  # falls back to its benchmark file: 999 s
     accuracy.loc[first, "train_cpu_seconds"] = float("nan")
@@ -122,6 +123,20 @@ def test_delays_at_the_clamp_per_condition(page):
     assert "| Spatial + cost | 128 | 20.0 % ± 10.0 | 10.0 % ± 0.0 | 30.0 % ± 10.0 | 3 | 40.0 % (s2) |" in page
     assert "| Non-spatial | 128 | 5.0 % ± 0.0 | 0.0 % ± 0.0 | 50.0 % ± 0.0 | 3 | 50.0 % (s0) |" in page
     assert "| Spatial 4D | 128 | — | — | 10.0 % ± 0.0 | 3 | 10.0 % (s0) |" in page  # not in final_metrics
+
+
+def test_network_metrics_per_condition(page, results):
+    """Each condition's selected networks: every metric the claims are about, mean ± sd over seeds, the rate, n."""
+    final = pd.read_csv(results / "aggregated" / "final_metrics.csv")
+    spatial = final[(final["condition"] == "spatial") & (final["hidden"] == 128)]
+    modularity = spatial.loc[spatial["metric"] == "modularity", "value"]
+    median_delay = spatial.loc[spatial["metric"] == "delay_median", "value"]
+    line = next(line for line in page.splitlines() if line.startswith("| Spatial | 128 |")
+                and "Modularity" not in line and f"{modularity.mean():.3f} ± {modularity.std():.3f}" in line)
+    assert "| 13.0 ± 1.0 | 3 |" in line  # rates 12, 13, 14 Hz over seeds 0-2
+    assert (f"{median_delay.mean():.1f}" in line) == (not median_delay.empty)
+    header = next(line for line in page.splitlines() if line.startswith("| Condition | Hidden | Modularity Q"))
+    assert "Small-worldness σ" in header and header.endswith("| Rate (Hz) | n |")
 
 
 def test_runs_that_ended_worse_are_listed(page):

@@ -25,10 +25,10 @@ ACCURACY_COLUMNS = IDENTIFIERS + (
 )
 # How each run went (training/loop.py), for the results page: summaries written before these fields existed leave
 # them empty rather than failing. The share of delays at the clamp (selected model, last epoch), the end-of-run
-# flags, the training's own clock (all attempts of a resumed run), the device it trained on and the time loops'
-# backend (model.backend as resolved).
+# flags, the hidden rate at the last epoch, the training's own clock (all attempts of a resumed run), the device it
+# trained on and the time loops' backend (model.backend as resolved).
 RUN_RECORD_COLUMNS = ("delay_clamp_share", "delay_clamp_share_last", "loss_above_first_epoch", "rate_outside_window",
-                      "train_seconds", "train_cpu_seconds", "device", "backend")
+                      "rate_last_epoch_hz", "train_seconds", "train_cpu_seconds", "device", "backend")
 
 # Which CLI command writes each aggregated table: error messages point the user at the missing step.
 PRODUCERS = {

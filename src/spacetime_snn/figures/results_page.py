@@ -245,6 +245,48 @@ def clamp_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, la
     return [intro, "", *_table(header, rows, "lrrrrrr")]
 
 
+# the selected networks' metrics the paper's claims are about (final_metrics.csv), in the page's order
+NETWORK_METRICS = {"modularity": "Modularity Q", "small_worldness": "Small-worldness σ",
+                   "clustering_ratio": "Clustering ratio", "weight_entropy": "Weight entropy",
+                   "communicability_entropy": "Communicability entropy", "delay_median": "Median delay",
+                   "delay_iqr": "Delay IQR", "delay_max": "Longest delay",
+                   "delay_fraction_zero": "Delays at 0"}
+
+
+def _mean_sd(values: pd.Series, digits: int) -> str:
+    values = values.dropna()
+    if values.empty:
+        return "—"
+    mean = f"{values.mean():.{digits}f}"
+    return mean if len(values) < 2 else f"{mean} ± {values.std(ddof=1):.{digits}f}"
+
+
+def metrics_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
+    """Per condition and hidden size: the selected networks' graph and delay metrics and the hidden rate at the
+    last epoch, mean ± sd over seeds, so that a sweep of a strength (a condition per value) reads as each metric
+    against the strength."""
+    intro = ("The networks the figures analyse (final_metrics.csv; graph metrics on the graph the claims report "
+             "names for each, delays in steps), and the hidden rate at the last epoch (accuracy.csv "
+             "`rate_last_epoch_hz`): mean ± sd over seeds, n runs.")
+    if final_metrics is None or final_metrics.empty:
+        return [intro, "", "No network metrics yet (final_metrics.csv is missing or empty)."]
+    present = [m for m in NETWORK_METRICS if m in set(final_metrics["metric"])]
+    wide = (final_metrics[final_metrics["metric"].isin(present)]
+            .pivot_table(index=list(IDENTIFIERS), columns="metric", values="value", aggfunc="first").reset_index())
+    if "rate_last_epoch_hz" in accuracy:
+        wide = wide.merge(accuracy[[*IDENTIFIERS, "rate_last_epoch_hz"]], on=list(IDENTIFIERS), how="left")
+    order = {condition: i for i, condition in enumerate(labels)}
+    rows = []
+    for (condition, hidden), group in sorted(wide.groupby(["condition", "hidden"]),
+                                             key=lambda item: (order.get(item[0][0], len(order)), item[0])):
+        cells = [_mean_sd(group[m], 1 if m.startswith("delay_") and m != "delay_fraction_zero" else 3)
+                 for m in present]
+        rate = _mean_sd(group["rate_last_epoch_hz"], 1) if "rate_last_epoch_hz" in group else "—"
+        rows.append([_label(labels, condition), int(hidden), *cells, rate, len(group)])
+    header = ["Condition", "Hidden", *(NETWORK_METRICS[m] for m in present), "Rate (Hz)", "n"]
+    return [intro, "", *_table(header, rows, "l" + "r" * (len(header) - 1))]
+
+
 def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
     values = frame[column] if column in frame else pd.Series(index=frame.index, dtype=object)
     return values.map(lambda v: str(v).strip().lower() in ("true", "1", "1.0"))
@@ -333,6 +375,7 @@ def render(results_dir: str | os.PathLike, study: str, labels: Mapping[str, str]
     lines += ["", "## Table 1", "", table1_path.read_text(encoding="utf-8").strip(), "",
               "## The paper's claims", "", *claims_section(claims), "",
               "## Figures", "", *_figure_lines(results_dir),
+              "## Network metrics per condition", "", *metrics_section(final_metrics, accuracy, labels), "",
               "## Delays at the clamp", "", *clamp_section(final_metrics, accuracy, labels), "",
               "## Runs that ended worse than they started", "", *health_section(accuracy, labels), "",
               "## Time", "", *time_section(accuracy, benchmarks)]
