@@ -15,7 +15,8 @@ from spacetime_snn.errors import ConfigError
 from workflow_helpers import SCHEMA, grid, load_config
 
 STUDY_CONFIGS = ((), ("configs/demo.yaml",), ("configs/ci.yaml",), ("configs/paper_v2.yaml",),
-                 ("configs/spoken.yaml",), ("configs/spoken.yaml", "configs/spoken_surrogate.yaml"))
+                 ("configs/spoken.yaml",), ("configs/spoken.yaml", "configs/spoken_surrogate.yaml"),
+                 ("configs/spoken.yaml", "configs/spoken_cost_sweep.yaml"))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def problems(schema, **changes) -> str:
 
 
 @pytest.mark.parametrize("overrides", STUDY_CONFIGS, ids=["config", "demo", "ci", "paper_v2", "spoken",
-                                                          "spoken_surrogate"])
+                                                          "spoken_surrogate", "spoken_cost_sweep"])
 def test_every_shipped_config_is_valid(schema, overrides) -> None:
     raw = load_config(*overrides)
     before = copy.deepcopy(raw)
