@@ -45,6 +45,8 @@ CASES = {  # id: (override of the tiny run's settings, text the message must con
                           "invalid value for 'model.init.w_rec_std': -0.02; must be a number >= 0"),
     "zero-position-range": ({"model": {"init": {"position_range": 0}}},
                             "invalid value for 'model.init.position_range': 0; must be a number > 0"),
+    "clip-factor-1": ({"train": {"surrogate_clip_factor": 1}},
+                      "invalid value for 'train.surrogate_clip_factor': 1; must be a number > 1, or null (no clipping)"),
     "negative-seed": ({"seed": -1}, "invalid value for 'seed': -1; must be an integer >= 0"),
     "empty-seed-list": ({"seed": []}, "invalid value for 'seed': []; must be an integer >= 0"),
 }
