@@ -199,12 +199,17 @@ def _label(labels: Mapping[str, str], condition: str) -> str:
     return labels.get(condition, condition)
 
 
-def _share(values: pd.Series) -> str:
-    values = values.dropna()
+def _mean_sd(values: pd.Series, digits: int, scale: float = 1.0, unit: str = "") -> str:
+    """'mean ± sd' over runs ('mean' alone for one run, '—' for none)."""
+    values = scale * values.dropna()
     if values.empty:
         return "—"
-    mean = f"{100 * values.mean():.1f} %"
-    return mean if len(values) < 2 else f"{mean} ± {100 * values.std(ddof=1):.1f}"
+    mean = f"{values.mean():.{digits}f}{unit}"
+    return mean if len(values) < 2 else f"{mean} ± {values.std(ddof=1):.{digits}f}"
+
+
+def _share(values: pd.Series) -> str:
+    return _mean_sd(values, 1, scale=100.0, unit=" %")
 
 
 def clamp_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
@@ -251,14 +256,6 @@ NETWORK_METRICS = {"modularity": "Modularity Q", "small_worldness": "Small-world
                    "communicability_entropy": "Communicability entropy", "delay_median": "Median delay",
                    "delay_iqr": "Delay IQR", "delay_max": "Longest delay",
                    "delay_fraction_zero": "Delays at 0"}
-
-
-def _mean_sd(values: pd.Series, digits: int) -> str:
-    values = values.dropna()
-    if values.empty:
-        return "—"
-    mean = f"{values.mean():.{digits}f}"
-    return mean if len(values) < 2 else f"{mean} ± {values.std(ddof=1):.{digits}f}"
 
 
 def metrics_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
