@@ -7,7 +7,6 @@ an uninterrupted run would (bit-identical on CPU).
 
 from __future__ import annotations
 
-import copy
 import sys
 import time
 from pathlib import Path
