@@ -304,8 +304,11 @@ def health_section(accuracy: pd.DataFrame, labels: Mapping[str, str]) -> list[st
                 f"in ({int(known.sum())} of {len(accuracy)} runs checked).{note}"]
     rows = [[_label(labels, row.condition), int(row.hidden), int(row.seed), "yes" if loss[index] else "no",
              "yes" if rate[index] else "no"] for index, row in zip(flagged.index, flagged.itertuples(index=False))]
+    why = (" A rate below the window need not be a failure: the spike regulariser pulls every neuron towards its "
+           "target (`train.spike_reg.target` spikes per neuron and sample; the authors' EventProp runs: 1, i.e. 1 Hz "
+           "on 1 s samples), and how hard depends on the condition's k_reg." if rate.any() else "")
     return [f"{len(flagged)} of {len(accuracy)} runs ended worse than they started (their train.log says so at the "
-            f"end).{note}", "",
+            f"end).{note}{why}", "",
             *_table(["Condition", "Hidden", "Seed", "Loss above epoch 1", "Rate outside its window"], rows, "lrrll")]
 
 
