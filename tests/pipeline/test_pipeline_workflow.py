@@ -88,7 +88,7 @@ def test_one_figure_runs_only_what_it_draws(workdir: Path) -> None:
     counts = job_counts(result.stdout)
     assert set(counts) == {"data_synthetic", "settings", "train", "prune", "metrics", "aggregate", "figure"}
     assert counts["train"] == len(grid(config, "main"))  # no architecture-only run (Fig. 4)
-    assert counts["aggregate"] == 3 and counts["figure"] == 1  # pruning, delay_histogram, pruned_graph
+    assert counts["aggregate"] == 4 and counts["figure"] == 1  # pruning, delay_histogram, pruned_graph, final_metrics
 
 
 def test_invalid_config_fails_at_start_naming_keys_and_allowed_values(workdir: Path, tmp_path: Path) -> None:
