@@ -96,6 +96,21 @@ def test_run_records_of_a_summary_reach_the_accuracy_table(tmp_path):
     assert bool(row["loss_above_first_epoch"]) and not bool(row["rate_outside_window"])
 
 
+def test_the_learning_rule_comes_from_the_summary_or_else_the_runs_settings(tmp_path):
+    named = tmp_path / "named" / "summary.json"
+    older = tmp_path / "older" / "summary.json"
+    bare = tmp_path / "bare" / "summary.json"
+    for path in (named, older, bare):
+        path.parent.mkdir()
+    named.write_text(json.dumps({**_summary("spatial", 0, 0.8), "gradient": "surrogate"}))
+    older.write_text(json.dumps(_summary("spatial", 1, 0.8)))  # written before summaries named the rule
+    (older.parent / "settings.json").write_text(json.dumps({"train": {"gradient": "eventprop"}}))
+    bare.write_text(json.dumps(_summary("spatial", 2, 0.8)))  # neither: left empty, not an error
+    table = aggregate.accuracy_from_summaries([named, older, bare])
+    assert table["gradient"].tolist()[:2] == ["surrogate", "eventprop"]
+    assert pd.isna(table["gradient"].iloc[2])
+
+
 def test_bad_summaries_name_file_and_field(tmp_path):
     incomplete = tmp_path / "incomplete.json"
     summary = _summary("spatial", 0, 0.8)

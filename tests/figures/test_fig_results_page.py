@@ -35,6 +35,7 @@ def _accuracy() -> pd.DataFrame:
     accuracy["delay_clamp_share_last"] = accuracy["delay_mode"].map({"spatial": 0.1, "synaptic": 0.5}).astype(float)
     accuracy["device"] = "cpu"
     accuracy["backend"] = "compiled"
+    accuracy["gradient"] = "eventprop"
     accuracy["rate_last_epoch_hz"] = 12.0 + accuracy["seed"]
     first = (accuracy["condition"] == "spatial") & (accuracy["hidden"] == 128) & (accuracy["seed"] == 0)
     accuracy.loc[first, "train_seconds"] = float("nan")  # falls back to its benchmark file: 999 s
@@ -97,6 +98,7 @@ def test_the_page_names_commit_machine_and_includes_table1(page, results):
     assert "- **Commit:** abc123" in page and "- **CPU:** Test CPU, 2 logical cores" in page
     assert "- **Trained on:** cpu" in page
     assert "- **Time loops:** compiled (model.backend of the runs" in page
+    assert "- **Learning rule:** EventProp (exact event-based gradients, the authors' rule)" in page
     assert (results / "tables" / "table1.md").read_text().strip() in page
     assert "Seeds (n)" in page
 

@@ -53,7 +53,9 @@ def test_run_writes_every_output(tiny_settings, tmp_path):
     assert snaps["w_rec"].shape == (4, 8, 8) and snaps["positions"].shape == (4, 8, 2)
     assert not (snaps["positions"][0] == snaps["positions"][-1]).all()  # positions learn
     assert summary["trainable_params"] == 8 * 8 + 8 * 2  # paper count: N^2 + N D
-    assert json.loads((tmp_path / run_io.SUMMARY).read_text())["condition"] == "spatial"
+    saved = json.loads((tmp_path / run_io.SUMMARY).read_text())
+    assert saved["condition"] == "spatial"
+    assert saved["gradient"] == tiny_settings().train.gradient  # the rule the run was trained with
     network = run_io.load_network(tmp_path)
     torch.testing.assert_close(torch.as_tensor(network.delays),
                                torch.cdist(torch.as_tensor(network.positions), torch.as_tensor(network.positions)),

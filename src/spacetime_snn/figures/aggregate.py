@@ -26,9 +26,9 @@ ACCURACY_COLUMNS = IDENTIFIERS + (
 # How each run went (training/loop.py), for the results page: summaries written before these fields existed leave
 # them empty rather than failing. The share of delays at the clamp (selected model, last epoch), the end-of-run
 # flags, the hidden rate at the last epoch, the training's own clock (all attempts of a resumed run), the device it
-# trained on and the time loops' backend (model.backend as resolved).
+# trained on, the time loops' backend (model.backend as resolved) and the learning rule (train.gradient).
 RUN_RECORD_COLUMNS = ("delay_clamp_share", "delay_clamp_share_last", "loss_above_first_epoch", "rate_outside_window",
-                      "rate_last_epoch_hz", "train_seconds", "train_cpu_seconds", "device", "backend")
+                      "rate_last_epoch_hz", "train_seconds", "train_cpu_seconds", "device", "backend", "gradient")
 
 # Which CLI command writes each aggregated table: error messages point the user at the missing step.
 PRODUCERS = {
@@ -197,7 +197,16 @@ def read_summary(path: str | os.PathLike) -> dict:
     if problem:
         raise DataError(f"{path}: {problem}. {_rerun_training(path)}")
     return {**{key: summary[key] for key in ACCURACY_COLUMNS},
-            **{key: summary.get(key) for key in RUN_RECORD_COLUMNS}}
+            **{key: summary.get(key) for key in RUN_RECORD_COLUMNS},
+            "gradient": summary.get("gradient") or _learning_rule_of(path.parent)}
+
+
+def _learning_rule_of(run_dir: Path) -> str | None:
+    """train.gradient from the run's settings.json: summaries written before they named the rule still get it."""
+    try:
+        return json.loads((run_dir / "settings.json").read_text())["train"]["gradient"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 _SUMMARY_INTEGERS = ("hidden", "seed", "dims", "best_epoch", "epochs_run", "trainable_params", "total_params")

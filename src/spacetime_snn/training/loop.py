@@ -388,6 +388,7 @@ class Trainer:
                                   if len(self.rows) > 1 else 0.0),
             "device": str(self.device),
             "backend": resolve_backend(self.settings.model.backend, self.device),  # of the last attempt
+            "gradient": self.settings.train.gradient,
             "delay_clamp_share": best_row.get("delay_clamp_share"),  # of the selected model; None without delays
             **self._end_of_run(),
         }
