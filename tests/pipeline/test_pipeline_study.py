@@ -180,11 +180,18 @@ def test_by_hidden_applies_the_authors_per_size_settings(config) -> None:
     assert study.run_settings(config, "spatial4d", 128, 0)["model"]["dims"] == 4
 
 
-def test_surrogate_gradient_replaces_the_eventprop_regulariser_and_rounded_delays(config) -> None:
+def test_config_yaml_trains_with_the_authors_rule(config) -> None:
+    """docs/fidelity.md row 17: the paper's protocol defaults to EventProp, chosen by the spoken-digit study."""
+    assert config["train"]["gradient"] == "eventprop"
+    assert study.run_settings(config, "spatial", 128, 0)["model"]["delay_interpolation"] == "round"
+
+
+def test_surrogate_gradient_replaces_the_eventprop_regulariser_and_rounded_delays(schema) -> None:
     """docs/fidelity.md row 17b: under the surrogate gradient every condition trains with train.surrogate_*;
     under EventProp, or with them null, each condition keeps the authors' k_reg and rounded delays."""
     from spacetime_snn.config import settings_from_dict
 
+    config = checked(schema, train={"gradient": "surrogate"})
     raw = study.run_settings(config, "synaptic", 128, 0)
     assert raw["train"]["spike_reg"]["upper_strength"] == 5e-11 and raw["model"]["delay_interpolation"] == "round"
     surrogate = settings_from_dict(raw)

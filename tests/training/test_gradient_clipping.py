@@ -65,7 +65,8 @@ def test_eventprop_run_settings_leave_out_what_only_the_surrogate_rule_reads() -
                                 study.load_yaml("workflow/schemas/config.schema.yaml"))
     train = study.run_settings(config, "spatial", 128, 0)["train"]
     assert not set(study.SURROGATE_ONLY) & set(train)
-    surrogate = study.run_settings(study.check_config(study.load_yaml("config.yaml"),
+    surrogate = study.run_settings(study.check_config(study.deep_merge(study.load_yaml("config.yaml"),
+                                                                       {"train": {"gradient": "surrogate"}}),
                                                       study.load_yaml("workflow/schemas/config.schema.yaml")),
                                    "spatial", 128, 0)["train"]
     assert surrogate["surrogate_clip_factor"] == 5.0 and set(study.SURROGATE_ONLY) <= set(surrogate)
