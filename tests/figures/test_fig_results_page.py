@@ -98,7 +98,8 @@ def test_the_page_names_commit_machine_and_includes_table1(page, results):
     assert "- **Commit:** abc123" in page and "- **CPU:** Test CPU, 2 logical cores" in page
     assert "- **Trained on:** cpu" in page
     assert "- **Time loops:** compiled (model.backend of the runs" in page
-    assert "- **Learning rule:** EventProp (exact event-based gradients, the authors' rule)" in page
+    assert ("- **Learning rule:** EventProp, exact event-based gradients, the authors' rule (train.gradient of the "
+            "runs: eventprop)") in page
     assert (results / "tables" / "table1.md").read_text().strip() in page
     assert "Seeds (n)" in page
 

@@ -33,8 +33,8 @@ FIGURE_TITLES = {"fig1": "Fig. 1: input channels mapped onto neuron positions",
 # The files of results/<study>/ the page is rendered from (and links to).
 TABLE1 = "tables/table1.md"
 # train.gradient's values as a reader of the page knows them.
-RULE_NAMES = {"eventprop": "EventProp (exact event-based gradients, the authors' rule)",
-              "surrogate": "surrogate gradient (BPTT, spikes on whole steps)"}
+RULE_NAMES = {"eventprop": "EventProp, exact event-based gradients, the authors' rule",
+              "surrogate": "surrogate gradient, BPTT with spikes on whole steps"}
 CLAIMS = "tables/claims.csv"
 CLAIMS_REPORT = "tables/claims.md"
 ACCURACY = "aggregated/accuracy.csv"
@@ -373,8 +373,8 @@ def render(results_dir: str | os.PathLike, study: str, labels: Mapping[str, str]
         lines.append(f"- **Trained on:** {', '.join(devices)} (torch device of the runs)")
     rules = sorted(accuracy["gradient"].dropna().astype(str).unique()) if "gradient" in accuracy else []
     if rules:
-        lines.append(f"- **Learning rule:** {', '.join(RULE_NAMES.get(rule, rule) for rule in rules)} "
-                     f"(train.gradient of the runs)")
+        lines.append(f"- **Learning rule:** {'; '.join(RULE_NAMES.get(rule, rule) for rule in rules)} "
+                     f"(train.gradient of the runs: {', '.join(rules)})")
     backends = sorted(accuracy["backend"].dropna().astype(str).unique()) if "backend" in accuracy else []
     if backends:
         lines.append(f"- **Time loops:** {', '.join(backends)} (model.backend of the runs: the backends agree to "
