@@ -345,6 +345,11 @@ def _figure_lines(results_dir: Path) -> list[str]:
     return lines
 
 
+def _values_of(accuracy: pd.DataFrame, column: str) -> list[str]:
+    """The distinct values a run record takes over the study's runs (none where older summaries lack it)."""
+    return sorted(accuracy[column].dropna().astype(str).unique()) if column in accuracy else []
+
+
 def render(results_dir: str | os.PathLike, study: str, labels: Mapping[str, str] | None = None,
            benchmarks_dir: str | os.PathLike | None = None, commit: str = "unknown",
            machine_info: Mapping[str, str] | None = None, now: datetime.datetime | None = None) -> str:
@@ -368,14 +373,14 @@ def render(results_dir: str | os.PathLike, study: str, labels: Mapping[str, str]
              f"number below is read from the pipeline's files, none is typed by hand.", "",
              f"- **Commit:** {commit}",
              *(f"- **{key.capitalize() if key != 'cpu' else 'CPU'}:** {value}" for key, value in info.items())]
-    devices = sorted(accuracy["device"].dropna().astype(str).unique()) if "device" in accuracy else []
+    devices = _values_of(accuracy, "device")
     if devices:
         lines.append(f"- **Trained on:** {', '.join(devices)} (torch device of the runs)")
-    rules = sorted(accuracy["gradient"].dropna().astype(str).unique()) if "gradient" in accuracy else []
+    rules = _values_of(accuracy, "gradient")
     if rules:
         lines.append(f"- **Learning rule:** {'; '.join(RULE_NAMES.get(rule, rule) for rule in rules)} "
                      f"(train.gradient of the runs: {', '.join(rules)})")
-    backends = sorted(accuracy["backend"].dropna().astype(str).unique()) if "backend" in accuracy else []
+    backends = _values_of(accuracy, "backend")
     if backends:
         lines.append(f"- **Time loops:** {', '.join(backends)} (model.backend of the runs: the backends agree to "
                      f"float rounding per step, not over a whole training)")
