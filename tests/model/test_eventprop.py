@@ -121,7 +121,7 @@ def _network(mode, seed=0):
 
 
 @pytest.mark.parametrize("mode", ["synaptic", "spatial"])
-def test_gradient_equals_finite_differences_of_the_loss(mode):
+def test_gradient_equals_finite_differences_of_the_loss(mode, directional_derivatives):
     """Directional derivatives of the training loss (cross-entropy, L1, distance cost moving positions)."""
     model, inputs, labels = _network(mode)
     train = TrainSettings(l1=1e-3, distance_cost=1e-3, distance_cost_moves_positions=True,
@@ -134,18 +134,8 @@ def test_gradient_equals_finite_differences_of_the_loss(mode):
     value, spikes = loss()
     assert 2.0 < float(spikes.detach().sum(1).mean()) < 15.0  # several spikes per neuron and sample
     value.backward()
-    g = torch.Generator().manual_seed(4)
-    for param in model.parameters():
-        direction = torch.randn(param.shape, generator=g, dtype=torch.double)
-        with torch.no_grad():
-            param += 1e-6 * direction
-            up, up_spikes = loss()
-            param -= 2e-6 * direction
-            down, down_spikes = loss()
-            param += 1e-6 * direction
-        assert torch.equal(up_spikes, spikes) and torch.equal(down_spikes, spikes)  # no spike added or lost
-        numeric = (float(up) - float(down)) / 2e-6
-        assert float((param.grad * direction).sum()) == pytest.approx(numeric, rel=1e-5, abs=1e-9)
+    parameters = list(model.parameters())
+    directional_derivatives(loss, parameters, [param.grad for param in parameters], seed=4)
 
 
 def test_loss_is_continuous_when_a_spike_crosses_a_step_boundary():
