@@ -26,7 +26,7 @@ def _tables(seeds=range(6), shifts=None, control_shifts=None, seed=0):
     rng = np.random.default_rng(seed)
     shifts, control_shifts = shifts or {}, control_shifts or {}
     metrics = ("modularity", "weight_entropy", "communicability_entropy", "small_worldness", "clustering_ratio",
-               "delay_fraction_zero", "delay_max", "delay_iqr")
+               "delay_fraction_zero", "delay_max", "delay_iqr", "strength_weighted_delay")
     accuracy, final, control, pruning, pruned, ridge = [], [], [], [], [], []
     for condition in (*MAIN, "none"):
         for s in seeds:
@@ -77,7 +77,8 @@ def test_every_claim_is_a_row_with_the_documented_columns():
     assert list(result.columns) == list(claims.COLUMNS)
     assert set(result["verdict"]) <= set(st.VERDICTS)
     starts = ("Spatial networks are as accurate", "... with fewer", "Spatial networks beat", "Non-spatial networks beat",
-              "The distance cost raises modularity", "Spatial networks have lower weight entropy",
+              "The distance cost leaves fewer long strong connections", "The distance cost raises modularity",
+              "Spatial networks have lower weight entropy",
               "The distance cost lowers communicability", "The distance cost raises small-worldness",
               "Pruning hurts", "Length pruning leaves spatial networks more modular",
               "Length pruning leaves spatial networks more small-world", "Non-spatial delays stay",
@@ -113,6 +114,23 @@ def test_an_effect_the_geometry_only_control_also_shows_is_not_credited_to_learn
     line = summary.loc[("The distance cost raises modularity (Fig. 2D)", "spatial_cost > spatial", "modularity")]
     assert (line["verdict"], line["verdict_beyond_controls"], line["changed_by"]) == (
         st.HOLDS, st.NOT_SHOWN, "shuffled")
+
+
+def test_strong_connections_made_short_by_learning_hold_beyond_the_shuffled_weights():
+    """Fig. 2B: the cost puts the strength on short connections. Planted in the trained spatial + cost networks
+    only, the claim holds against both controls; planted in their shuffled weights as well (short delays whatever
+    sits on them), it is not credited to where learning put the weights."""
+    planted = {("spatial_cost", "strength_weighted_delay"): -0.05}
+    result = claims.evaluate_claims(_tables(shifts=planted), FAST)
+    rows = _rows(result, "The distance cost leaves fewer long strong connections", "spatial_cost < spatial",
+                 "strength_weighted_delay").set_index("control")
+    assert set(rows.index) == {"none", "initial", "shuffled"}
+    assert set(rows["verdict"]) == {st.HOLDS}
+    assert rows.loc["none", "graph"] == claims.GRAPH_LOCALITY
+    geometry = _tables(shifts=planted, control_shifts={("shuffled", "spatial_cost", "strength_weighted_delay"): -0.05})
+    rows = _rows(claims.evaluate_claims(geometry, FAST), "The distance cost leaves fewer long strong connections",
+                 "spatial_cost < spatial").set_index("control")
+    assert (rows.loc["none", "verdict"], rows.loc["shuffled", "verdict"]) == (st.HOLDS, st.NOT_SHOWN)
 
 
 def test_an_effect_in_the_wrong_direction_is_contradicted():

@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from spacetime_snn.analysis import commands
+from spacetime_snn.analysis import controls as controls_module
+from spacetime_snn.analysis import graph_metrics as gm
 from spacetime_snn.analysis.commands import COLUMNS, IDENTIFIERS, InputMapOptions, MetricOptions
 from spacetime_snn.analysis.nulls import NullCache
 from spacetime_snn.cli import main
@@ -77,6 +79,15 @@ def test_controls_of_a_spatial_run_keep_the_diagonal_and_measure_the_initial_del
     assert np.isnan(controls.loc["delay_max", "shuffled"])
     final = tables["final_metrics"].set_index("metric")["value"]
     assert final["weight_entropy"] != pytest.approx(controls.loc["weight_entropy", "shuffled"])
+    # Locality: each network's own weights over its own delays; the shuffled control, permuted weights over the
+    # trained delays (self-connections keep theirs).
+    w_rec = snapshots["w_rec"]
+    assert final["strength_weighted_delay"] == pytest.approx(gm.strength_weighted_delay(w_rec[-1], delays[-1], True))
+    assert controls.loc["strength_weighted_delay", "initial"] == pytest.approx(
+        gm.strength_weighted_delay(w_rec[0], delays[0], True))
+    shuffles = [controls_module.shuffled_weights(w_rec[-1], options.seed, k, True) for k in range(2)]
+    assert controls.loc["strength_weighted_delay", "shuffled"] == pytest.approx(
+        np.mean([gm.strength_weighted_delay(w, delays[-1], True) for w in shuffles]))
 
 
 def test_runs_without_delays_get_header_only_delay_tables():

@@ -123,6 +123,16 @@ def test_delay_histogram_bins_in_steps_between_distinct_neurons():
         gm.delay_histogram(-delays)
 
 
+def test_strength_weighted_delay_weights_each_delay_by_its_connection():
+    w = np.array([[5.0, -1.0, 3.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])  # diagonal (5.0) ignored, sign ignored
+    delays = np.array([[7.0, 10.0, 2.0], [4.0, 0.0, 99.0], [6.0, 8.0, 0.0]])
+    assert gm.strength_weighted_delay(w, delays) == pytest.approx((1 * 10 + 3 * 2 + 1 * 6) / 5)
+    assert gm.strength_weighted_delay(w, delays, self_loops=True) == pytest.approx((5 * 7 + 22) / 10)
+    assert np.isnan(gm.strength_weighted_delay(np.eye(3), delays))
+    with pytest.raises(ValueError, match="differ in shape"):
+        gm.strength_weighted_delay(w, delays[:2])
+
+
 def test_network_metrics_names_values_and_repeatability():
     w = np.random.default_rng(5).normal(0, 0.02, size=(32, 32))
     cache = NullCache()

@@ -65,10 +65,11 @@ FINAL_METRICS = {
 }
 
 
-DELAY_STATISTICS = {  # fraction below half a step, longest delay, interquartile range (steps)
-    "synaptic": {"delay_fraction_zero": 0.9, "delay_max": 60.0, "delay_iqr": 0.2},
-    "spatial": {"delay_fraction_zero": 0.05, "delay_max": 25.0, "delay_iqr": 6.0},
-    "spatial_cost": {"delay_fraction_zero": 0.06, "delay_max": 20.0, "delay_iqr": 5.0},
+DELAY_STATISTICS = {  # fraction below half a step, longest delay, interquartile range, |W|-weighted delay (steps)
+    "synaptic": {"delay_fraction_zero": 0.9, "delay_max": 60.0, "delay_iqr": 0.2, "strength_weighted_delay": 1.5},
+    "spatial": {"delay_fraction_zero": 0.05, "delay_max": 25.0, "delay_iqr": 6.0, "strength_weighted_delay": 12.0},
+    "spatial_cost": {"delay_fraction_zero": 0.06, "delay_max": 20.0, "delay_iqr": 5.0,
+                     "strength_weighted_delay": 6.0},
 }
 
 

@@ -138,8 +138,11 @@ def test_network_metrics_per_condition(page, results):
                 and "Modularity" not in line and f"{modularity.mean():.3f} ± {modularity.std():.3f}" in line)
     assert "| 13.0 ± 1.0 | 3 |" in line  # rates 12, 13, 14 Hz over seeds 0-2
     assert (f"{median_delay.mean():.1f}" in line) == (not median_delay.empty)
+    reach = spatial.loc[spatial["metric"] == "strength_weighted_delay", "value"]
+    assert f"| {reach.mean():.1f} ± {reach.std():.1f} |" in line  # steps: one decimal
     header = next(line for line in page.splitlines() if line.startswith("| Condition | Hidden | Modularity Q"))
     assert "Small-worldness σ" in header and header.endswith("| Rate (Hz) | n |")
+    assert r"| Longest delay | \|W\|-weighted delay | Delays at 0 |" in header  # | escaped in a cell
 
 
 def test_runs_that_ended_worse_are_listed(page):

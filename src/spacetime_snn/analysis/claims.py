@@ -43,6 +43,7 @@ TABLE_COLUMNS = {"accuracy": ("test_accuracy", "trainable_params"), "final_metri
 
 GRAPH_W = "|W|, weighted"
 GRAPH_DELAY = "delay < percentile, binary"
+GRAPH_LOCALITY = "delays (steps) weighted by |W|"
 CONTROL_NOTES = {
     "none": "trained networks compared directly",
     INITIAL: "each run minus its initial network (epoch 0; random positions for spatial runs)",
@@ -240,6 +241,9 @@ def _accuracy_claims(tables, settings: ClaimsSettings) -> Iterator[dict]:
 def _weight_claims(tables, settings: ClaimsSettings) -> Iterator[dict]:
     roles = settings.roles
     cost, spatial, non_spatial = roles.spatial_cost, roles.spatial, roles.non_spatial
+    yield from _graph_metric_claim(
+        "The distance cost leaves fewer long strong connections (Fig. 2B)", "strength_weighted_delay",
+        [(cost, spatial, "less")], tables, settings, graph=GRAPH_LOCALITY)
     yield from _graph_metric_claim(
         "The distance cost raises modularity (Fig. 2D)", "modularity",
         [(cost, spatial, "greater"), (cost, non_spatial, "greater")], tables, settings, graph=GRAPH_W)

@@ -23,7 +23,7 @@ from ..errors import ConfigError, DataError
 from ..io_utils import atomic_path
 from .controls import CONTROL_NETWORKS, INITIAL, SHUFFLED, initial_network, shuffled_weights
 from .graph_metrics import (delay_clamp_shares, delay_histogram, delay_statistics, modularity, network_metrics,
-                            small_worldness)
+                            small_worldness, strength_weighted_delay)
 from .input_maps import (RIDGE_METHODS, preferred_positions_from_activity, preferred_positions_from_weights,
                          preferred_positions_over_time, ridge_r2)
 from .nulls import NullCache
@@ -162,6 +162,17 @@ def _shuffled_metrics(w_rec: np.ndarray, options: MetricOptions, nulls: NullCach
     return {name: float(np.mean([draw[name] for draw in draws])) for name in draws[0]}
 
 
+def _locality(w_rec: np.ndarray, delays: np.ndarray, options: MetricOptions) -> float:
+    return strength_weighted_delay(w_rec, delays, options.self_loops)
+
+
+def _shuffled_locality(w_rec: np.ndarray, delays: np.ndarray, options: MetricOptions) -> float:
+    """strength_weighted_delay of the geometry-only controls: the trained weights permuted over the trained delays,
+    so a trained network below it puts its strength on short connections beyond chance."""
+    return float(np.mean([_locality(shuffled_weights(w_rec, options.seed, k, options.self_loops), delays, options)
+                          for k in range(options.control_shuffles)]))
+
+
 def metric_tables(ids: Mapping[str, Any], w_rec: np.ndarray, delays: np.ndarray | None,
                   snapshots: Mapping[str, np.ndarray], options: MetricOptions,
                   nulls: NullCache, max_delay: float | None = None) -> dict[str, pd.DataFrame]:
@@ -184,9 +195,11 @@ def metric_tables(ids: Mapping[str, Any], w_rec: np.ndarray, delays: np.ndarray 
         networks[INITIAL] = initial[1]
     histogram, pruned = [], []
     if delays is not None:
-        final.update(delay_summary(delays))
+        final.update(delay_summary(delays), strength_weighted_delay=_locality(w_rec, delays, options))
+        controls[SHUFFLED]["strength_weighted_delay"] = _shuffled_locality(w_rec, delays, options)
         if initial is not None and initial[1] is not None:
-            controls[INITIAL] = {**controls[INITIAL], **delay_summary(initial[1])}
+            controls[INITIAL] = {**controls[INITIAL], **delay_summary(initial[1]),
+                                 "strength_weighted_delay": _locality(initial[0], initial[1], options)}
         for network, network_delays in networks.items():
             if network_delays is None:
                 continue

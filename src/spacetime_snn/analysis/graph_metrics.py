@@ -337,6 +337,20 @@ def delay_statistics(delays: np.ndarray, self_loops: bool = False) -> dict[str, 
             "delay_iqr": float(q3 - q1), "delay_max": float(values.max())}
 
 
+def strength_weighted_delay(w: np.ndarray, delays: np.ndarray, self_loops: bool = False) -> float:
+    """Mean delay (steps) of the connections weighted by |w|: how far the strong connections reach.
+
+    Fig. 2B's caption says the distance cost leaves "fewer long strong connections"; this is that quantity as one
+    number (lower: more local), and the quantity the cost penalises (lambda sum |w| d^p) at p = 1. NaN when every
+    weight is 0.
+    """
+    graph = recurrent_graph(w, self_loops)
+    delays = np.asarray(delays, dtype=np.float64)
+    if delays.shape != graph.shape:
+        raise ValueError(f"weights {graph.shape} and delays {delays.shape} differ in shape")
+    total = graph.sum()
+    return float((graph * delays).sum() / total) if total > 0 else float("nan")
+
 
 def delay_clamp_shares(delays: np.ndarray, max_delay: float) -> dict[str, float]:
     """Shares of the recurrent delays between distinct neurons that sit at the clamp [0, max_delay] (steps).

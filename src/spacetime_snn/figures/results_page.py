@@ -258,7 +258,8 @@ NETWORK_METRICS = {"modularity": "Modularity Q", "small_worldness": "Small-world
                    "clustering_ratio": "Clustering ratio", "weight_entropy": "Weight entropy",
                    "communicability_entropy": "Communicability entropy", "delay_median": "Median delay",
                    "delay_iqr": "Delay IQR", "delay_max": "Longest delay",
-                   "delay_fraction_zero": "Delays at 0"}
+                   "strength_weighted_delay": "|W|-weighted delay", "delay_fraction_zero": "Delays at 0"}
+STEP_METRICS = {"delay_median", "delay_iqr", "delay_max", "strength_weighted_delay"}  # in steps: one decimal
 
 
 def metrics_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, labels: Mapping[str, str]) -> list[str]:
@@ -266,8 +267,9 @@ def metrics_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, 
     last epoch, mean ± sd over seeds, so that a sweep of a strength (a condition per value) reads as each metric
     against the strength."""
     intro = ("The networks the figures analyse (final_metrics.csv; graph metrics on the graph the claims report "
-             "names for each, delays in steps), and the hidden rate at the last epoch (accuracy.csv "
-             "`rate_last_epoch_hz`): mean ± sd over seeds, n runs.")
+             "names for each, delays in steps; the |W|-weighted delay is how far the strong connections reach, "
+             "Fig. 2B), and the hidden rate at the last epoch (accuracy.csv `rate_last_epoch_hz`): mean ± sd over "
+             "seeds, n runs.")
     if final_metrics is None or final_metrics.empty:
         return [intro, "", "No network metrics yet (final_metrics.csv is missing or empty)."]
     present = [m for m in NETWORK_METRICS if m in set(final_metrics["metric"])]
@@ -279,8 +281,7 @@ def metrics_section(final_metrics: pd.DataFrame | None, accuracy: pd.DataFrame, 
     rows = []
     for (condition, hidden), group in sorted(wide.groupby(["condition", "hidden"]),
                                              key=lambda item: (order.get(item[0][0], len(order)), item[0])):
-        cells = [_mean_sd(group[m], 1 if m.startswith("delay_") and m != "delay_fraction_zero" else 3)
-                 for m in present]
+        cells = [_mean_sd(group[m], 1 if m in STEP_METRICS else 3) for m in present]
         rate = _mean_sd(group["rate_last_epoch_hz"], 1) if "rate_last_epoch_hz" in group else "—"
         rows.append([_label(labels, condition), int(hidden), *cells, rate, len(group)])
     header = ["Condition", "Hidden", *(NETWORK_METRICS[m] for m in present), "Rate (Hz)", "n"]
