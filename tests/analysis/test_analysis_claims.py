@@ -226,3 +226,23 @@ def test_an_in_sample_r2_does_not_lead_with_holds_where_the_cross_validated_one_
     assert line["verdict"] != st.HOLDS and line["verdict_beyond_controls"] != st.HOLDS
     assert line["verdict"] == summary.loc[("spatial trained > untrained", "ridge_r2_cv"), "verdict"]
     assert line["changed_by"].startswith("cross-validated R²")
+
+
+def test_two_roles_naming_one_condition_are_untestable_not_contradicted():
+    """A sweep that trains only spatial networks may name one condition for Fig. 4's spatial and non-spatial roles:
+    comparing a condition with itself decides nothing, so every such comparison is untestable, with the reason."""
+    same = claims.ClaimsSettings(hidden=HIDDEN, roles=claims.Roles(architecture_spatial="spatial",
+                                                                     architecture_non_spatial="spatial",
+                                                                     spatial_cost="spatial"),
+                                 tests=FAST.tests)
+    result = claims.evaluate_claims(_tables(), same)
+    for start, comparison in (("... with fewer", "spatial < spatial"),
+                              ("Spatial networks are as accurate as non-spatial ones (Fig. 4)",
+                               "spatial ≈ spatial (± 2 points)"),
+                              ("The distance cost raises modularity", "spatial > spatial")):
+        rows = _rows(result, start, comparison)
+        assert not rows.empty and set(rows["verdict"]) == {st.UNTESTABLE}, start
+        assert rows["note"].str.contains("both sides").all()
+    table1 = _rows(result, "Spatial networks are as accurate as non-spatial ones (Table 1)",
+                   "spatial ≈ synaptic (± 2 points)")
+    assert table1["verdict"].iloc[0] != st.UNTESTABLE  # different conditions are still compared

@@ -140,6 +140,12 @@ def _missing(claim: str, comparison: str, metric: str, note: str, **extra) -> di
                                                       st.UNTESTABLE), note=note, **extra)
 
 
+def _one_condition(a: str, b: str) -> str | None:
+    """The note of a comparison whose two sides are one condition (two roles of analysis.claims.roles given the
+    same name, e.g. in a sweep that trains one kind of network): nothing to compare, so untestable."""
+    return f"{a} on both sides: analysis.claims.roles names one condition for both roles" if a == b else None
+
+
 def _symbol(direction: str) -> str:
     return ">" if direction == "greater" else "<"
 
@@ -152,6 +158,9 @@ def _contrast_rows(claim: str, metric: str, a: str, b: str, direction: str, valu
     hidden = settings.hidden
     comparison = f"{a} {_symbol(direction)} {b}"
     runs = f"{_runs_text(a, hidden, values[a])} vs {_runs_text(b, hidden, values[b])}"
+    if _one_condition(a, b):
+        yield _missing(claim, comparison, metric, _one_condition(a, b), graph=graph, runs=runs)
+        return
     if values[a].dropna().empty or values[b].dropna().empty:
         absent = [c for c in (a, b) if values[c].dropna().empty]
         yield _missing(claim, comparison, metric, f"no {metric} for {', '.join(absent)} at h{hidden}",
@@ -209,9 +218,9 @@ def _accuracy_claims(tables, settings: ClaimsSettings) -> Iterator[dict]:
         comparison = f"{spatial} ≈ {non_spatial} (± {margin:g} points)"
         a, b = values(spatial), values(non_spatial)
         runs = f"{_runs_text(spatial, hidden, a)} vs {_runs_text(non_spatial, hidden, b)}"
-        if a.empty or b.empty:
-            yield _missing(claim, comparison, "test_accuracy_pct",
-                           f"{spatial} or {non_spatial} not trained at h{hidden}", runs=runs)
+        if a.empty or b.empty or _one_condition(spatial, non_spatial):
+            yield _missing(claim, comparison, "test_accuracy_pct", _one_condition(spatial, non_spatial)
+                           or f"{spatial} or {non_spatial} not trained at h{hidden}", runs=runs)
             continue
         outcome = st.compare_equivalent(a.to_numpy(), b.to_numpy(), margin=margin, settings=settings.tests)
         yield _row(claim, comparison, "test_accuracy_pct", outcome, runs=runs,
@@ -220,9 +229,9 @@ def _accuracy_claims(tables, settings: ClaimsSettings) -> Iterator[dict]:
     spatial, non_spatial, none = roles.architecture_spatial, roles.architecture_non_spatial, roles.no_delays
     claim = "... with fewer trainable parameters (Fig. 4)"
     params = {c: _by_seed(accuracy, c, hidden, "trainable_params") for c in (spatial, non_spatial)}
-    if params[spatial].empty or params[non_spatial].empty:
-        yield _missing(claim, f"{spatial} < {non_spatial}", "trainable_params",
-                       f"{spatial} or {non_spatial} not trained at h{hidden}")
+    if params[spatial].empty or params[non_spatial].empty or _one_condition(spatial, non_spatial):
+        yield _missing(claim, f"{spatial} < {non_spatial}", "trainable_params", _one_condition(spatial, non_spatial)
+                       or f"{spatial} or {non_spatial} not trained at h{hidden}")
     else:
         outcome = st.compare_exact(params[spatial].to_numpy(), params[non_spatial].to_numpy(), direction="less")
         yield _row(claim, f"{spatial} < {non_spatial}", "trainable_params", outcome,
