@@ -158,8 +158,8 @@ def _contrast_rows(claim: str, metric: str, a: str, b: str, direction: str, valu
     hidden = settings.hidden
     comparison = f"{a} {_symbol(direction)} {b}"
     runs = f"{_runs_text(a, hidden, values[a])} vs {_runs_text(b, hidden, values[b])}"
-    if _one_condition(a, b):
-        yield _missing(claim, comparison, metric, _one_condition(a, b), graph=graph, runs=runs)
+    if same := _one_condition(a, b):
+        yield _missing(claim, comparison, metric, same, graph=graph, runs=runs)
         return
     if values[a].dropna().empty or values[b].dropna().empty:
         absent = [c for c in (a, b) if values[c].dropna().empty]
@@ -218,9 +218,10 @@ def _accuracy_claims(tables, settings: ClaimsSettings) -> Iterator[dict]:
         comparison = f"{spatial} ≈ {non_spatial} (± {margin:g} points)"
         a, b = values(spatial), values(non_spatial)
         runs = f"{_runs_text(spatial, hidden, a)} vs {_runs_text(non_spatial, hidden, b)}"
-        if a.empty or b.empty or _one_condition(spatial, non_spatial):
-            yield _missing(claim, comparison, "test_accuracy_pct", _one_condition(spatial, non_spatial)
-                           or f"{spatial} or {non_spatial} not trained at h{hidden}", runs=runs)
+        same = _one_condition(spatial, non_spatial)
+        if a.empty or b.empty or same:
+            yield _missing(claim, comparison, "test_accuracy_pct",
+                           same or f"{spatial} or {non_spatial} not trained at h{hidden}", runs=runs)
             continue
         outcome = st.compare_equivalent(a.to_numpy(), b.to_numpy(), margin=margin, settings=settings.tests)
         yield _row(claim, comparison, "test_accuracy_pct", outcome, runs=runs,
@@ -229,9 +230,10 @@ def _accuracy_claims(tables, settings: ClaimsSettings) -> Iterator[dict]:
     spatial, non_spatial, none = roles.architecture_spatial, roles.architecture_non_spatial, roles.no_delays
     claim = "... with fewer trainable parameters (Fig. 4)"
     params = {c: _by_seed(accuracy, c, hidden, "trainable_params") for c in (spatial, non_spatial)}
-    if params[spatial].empty or params[non_spatial].empty or _one_condition(spatial, non_spatial):
-        yield _missing(claim, f"{spatial} < {non_spatial}", "trainable_params", _one_condition(spatial, non_spatial)
-                       or f"{spatial} or {non_spatial} not trained at h{hidden}")
+    same = _one_condition(spatial, non_spatial)
+    if params[spatial].empty or params[non_spatial].empty or same:
+        yield _missing(claim, f"{spatial} < {non_spatial}", "trainable_params",
+                       same or f"{spatial} or {non_spatial} not trained at h{hidden}")
     else:
         outcome = st.compare_exact(params[spatial].to_numpy(), params[non_spatial].to_numpy(), direction="less")
         yield _row(claim, f"{spatial} < {non_spatial}", "trainable_params", outcome,

@@ -155,22 +155,19 @@ def _histogram_rows(delays: np.ndarray, options: MetricOptions) -> list[dict]:
     return [{"bin_start": lo, "bin_end": hi, "count": int(n)} for lo, hi, n in zip(edges[:-1], edges[1:], counts)]
 
 
-def _shuffled_metrics(w_rec: np.ndarray, options: MetricOptions, nulls: NullCache) -> dict[str, float]:
-    """Mean metrics over `control_shuffles` geometry-only controls (trained weights permuted, geometry kept)."""
-    draws = [_metrics_of(shuffled_weights(w_rec, options.seed, k, options.self_loops), options, nulls)
-             for k in range(options.control_shuffles)]
+def _shuffled_metrics(w_rec: np.ndarray, delays: np.ndarray | None, options: MetricOptions,
+                      nulls: NullCache) -> dict[str, float]:
+    """Mean metrics over `control_shuffles` geometry-only controls (trained weights permuted, geometry kept); with
+    delays also their strength_weighted_delay, so a trained network below it puts its strength on short
+    connections beyond chance."""
+    draws = []
+    for k in range(options.control_shuffles):
+        shuffled = shuffled_weights(w_rec, options.seed, k, options.self_loops)
+        draw = _metrics_of(shuffled, options, nulls)
+        if delays is not None:
+            draw["strength_weighted_delay"] = strength_weighted_delay(shuffled, delays, options.self_loops)
+        draws.append(draw)
     return {name: float(np.mean([draw[name] for draw in draws])) for name in draws[0]}
-
-
-def _locality(w_rec: np.ndarray, delays: np.ndarray, options: MetricOptions) -> float:
-    return strength_weighted_delay(w_rec, delays, options.self_loops)
-
-
-def _shuffled_locality(w_rec: np.ndarray, delays: np.ndarray, options: MetricOptions) -> float:
-    """strength_weighted_delay of the geometry-only controls: the trained weights permuted over the trained delays,
-    so a trained network below it puts its strength on short connections beyond chance."""
-    return float(np.mean([_locality(shuffled_weights(w_rec, options.seed, k, options.self_loops), delays, options)
-                          for k in range(options.control_shuffles)]))
 
 
 def metric_tables(ids: Mapping[str, Any], w_rec: np.ndarray, delays: np.ndarray | None,
@@ -188,18 +185,18 @@ def metric_tables(ids: Mapping[str, Any], w_rec: np.ndarray, delays: np.ndarray 
     final = _metrics_of(w_rec, options, nulls)
     dynamics = _dynamics(snapshots, options, nulls)
     initial = initial_network(snapshots)
-    controls: dict[str, dict[str, float]] = {SHUFFLED: _shuffled_metrics(w_rec, options, nulls)}
+    controls: dict[str, dict[str, float]] = {SHUFFLED: _shuffled_metrics(w_rec, delays, options, nulls)}
     networks = {"trained": delays}
     if initial is not None:
         controls[INITIAL] = dynamics.get(0) or _metrics_of(initial[0], options, nulls)
         networks[INITIAL] = initial[1]
     histogram, pruned = [], []
     if delays is not None:
-        final.update(delay_summary(delays), strength_weighted_delay=_locality(w_rec, delays, options))
-        controls[SHUFFLED]["strength_weighted_delay"] = _shuffled_locality(w_rec, delays, options)
+        final.update(delay_summary(delays),
+                     strength_weighted_delay=strength_weighted_delay(w_rec, delays, options.self_loops))
         if initial is not None and initial[1] is not None:
             controls[INITIAL] = {**controls[INITIAL], **delay_summary(initial[1]),
-                                 "strength_weighted_delay": _locality(initial[0], initial[1], options)}
+                                 "strength_weighted_delay": strength_weighted_delay(*initial, options.self_loops)}
         for network, network_delays in networks.items():
             if network_delays is None:
                 continue
